@@ -1,0 +1,58 @@
+"""Options and helpers shared by every command module."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from ..library import Library
+
+console = Console()
+err_console = Console(stderr=True)
+
+DbOption = Annotated[
+    Path | None,
+    typer.Option("--db", help="Library database file (default: $AUDIO_ALCHEMY_HOME/library.sqlite).", show_default=False),
+]
+WorkersOption = Annotated[
+    int | None, typer.Option("--workers", "-w", help="Worker processes (default: number of cores; 0 = in-process).")
+]
+SchedulerOption = Annotated[
+    str, typer.Option("--scheduler", help="local (process pool), dask (LocalCluster) or tcp://HOST:8786.")
+]
+
+
+@contextmanager
+def open_library(db: Path | None) -> Iterator[Library]:
+    """Open the library for a command; a clear message instead of a traceback when that fails."""
+    try:
+        lib = Library.open(db)
+    except Exception as exc:  # noqa: BLE001
+        fail(f"cannot open library {db or ''}: {exc}")
+    try:
+        yield lib
+    finally:
+        lib.close()
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one red error line and exit."""
+    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def print_json(obj: Any) -> None:
+    """Machine-readable output on stdout (no colour, no wrapping)."""
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+
+
+def interrupted() -> None:
+    err_console.print("[yellow]interrupted[/yellow]: finished items are saved; run the same command again to resume.")
+    raise typer.Exit(130)

@@ -1,0 +1,145 @@
+"""Library commands: import, ls, info, errors, jobs, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ..library import Library, import_paths
+from ..library.export import export as export_library
+from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, fail, interrupted, open_library, print_json
+
+
+def import_cmd(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (folders are searched recursively).")],
+    copy: Annotated[bool, typer.Option("--copy", help="Copy files into the library home instead of referencing them.")] = False,
+    db: DbOption = None,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = "local",
+) -> None:
+    """Import audio files (wav, flac, mp3, ogg, opus, m4a, aiff): dedupe by content, read tags. Re-running resumes."""
+    with open_library(db) as lib:
+        try:
+            s = import_paths(lib, [str(p) for p in paths], copy=copy, workers=workers, scheduler=scheduler)
+        except KeyboardInterrupt:
+            interrupted()
+        report_import(s, lib)
+
+
+def report_import(s, lib: Library) -> None:
+    console.print(
+        f"imported [bold]{s.new_files}[/bold] file(s): {s.new_tracks} new track(s), "
+        f"{s.new_files - s.new_tracks} added to known tracks; {s.unchanged} already in the library; "
+        f"[{'red' if s.failed else 'green'}]{s.failed} error(s)[/]. Library: {lib.count_tracks(0)} songs."
+    )
+    for line in s.errors[:10]:
+        err_console.print(f"  [red]✗[/red] {line}", highlight=False)
+    if len(s.errors) > 10:
+        err_console.print(f"  ... and {len(s.errors) - 10} more: see `alchemy errors`")
+
+
+def ls_cmd(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    stems: Annotated[bool, typer.Option("--stems/--songs", help="Also list stem tracks.")] = False,
+) -> None:
+    """List the tracks of the library."""
+    with open_library(db) as lib:
+        tracks = lib.tracks() if stems else lib.tracks(track_type=0)
+        if as_json:
+            for t in tracks:
+                d = t.to_dict()
+                d.pop("fingerprint", None)
+                d["path"] = lib.track_path(t.id)
+                print_json(d)
+            return
+        table = Table("id", "type", "artist", "title", "genre", "duration", "files")
+        for t in tracks:
+            table.add_row(str(t.id), t.type_name, t.artist or "", t.title or "", t.genre or "",
+                          f"{t.duration:.1f} s" if t.duration else "", str(len(lib.files(t.id))))
+        console.print(table)
+
+
+def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part of a title.")], db: DbOption = None,
+             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Everything the library knows about one track: tags, files, stems, features, predictions, ratings."""
+    with open_library(db) as lib:
+        try:
+            t = lib.resolve(track)
+        except KeyError as exc:
+            fail(str(exc.args[0]))
+        info = t.to_dict()
+        info["files"] = [{"path": f.path, "format": f.format, "role": f.role, "size": f.size} for f in lib.files(t.id)]
+        info["stems"] = {v.type_name: v.id for v in lib.stems(t.id).values()}
+        info["features"] = lib.feature_sets(t.id)
+        info["artifacts"] = lib.artifacts(t.id)
+        info["predictions"] = lib.predictions(t.id)
+        info["ratings"] = lib.ratings(t.id)
+        if as_json:
+            print_json(info)
+            return
+        console.print(f"[bold]{t.label}[/bold]  (id {t.id}, {t.type_name})")
+        for k in ("album", "genre", "year", "language", "country", "duration", "sample_rate", "channels", "content_hash"):
+            if info.get(k) not in (None, ""):
+                console.print(f"  {k:13s} {info[k]}")
+        for f in info["files"]:
+            console.print(f"  file          {f['path']} ({f['format']}, {f['role']})", highlight=False)
+        for name, sid in info["stems"].items():
+            console.print(f"  stem          {name}: track {sid}")
+        for fs, data in info["features"].items():
+            scalars = {k: v for k, v in data.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
+            shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(scalars.items())[:12])
+            console.print(f"  features[{fs}] {shown}{' ...' if len(scalars) > 12 else ''}", highlight=False)
+        for p in info["predictions"]:
+            console.print(f"  predicted     {p['task']}: {p['label']} ({p['model']})")
+        for r in info["ratings"]:
+            console.print(f"  rating        {r['score']}/{r['scale']} by {r['user_id']}")
+
+
+def errors_cmd(db: DbOption = None, stage: Annotated[str | None, typer.Option(help="Only this stage (import, features, ...).")] = None,
+               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Per-file errors recorded by batch jobs (one line each, naming the file)."""
+    with open_library(db) as lib:
+        rows = lib.errors(stage)
+        if as_json:
+            for r in rows:
+                print_json(r)
+            return
+        if not rows:
+            console.print("no errors recorded")
+        for r in rows:
+            console.print(f"[red]{r['stage']}[/red] {r['kind']}: {r['message']}", highlight=False)
+
+
+def jobs_cmd(db: DbOption = None) -> None:
+    """Recent batch jobs with their status and counts."""
+    with open_library(db) as lib:
+        table = Table("id", "kind", "status", "started", "total", "done", "failed", "skipped")
+        for j in lib.jobs():
+            table.add_row(*(str(j[k]) for k in ("id", "kind", "status", "started_at", "n_total", "n_done", "n_failed", "n_skipped")))
+        console.print(table)
+
+
+def export_cmd(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json (the study's schema) | csv | parquet")] = "json",
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")] = Path("library.json"),
+    db: DbOption = None,
+) -> None:
+    """Export the library: JSON in the study's per-song schema, or CSV/Parquet with one row per track."""
+    if fmt not in ("json", "csv", "parquet"):
+        fail(f"unknown format {fmt!r}: use json, csv or parquet")
+    with open_library(db) as lib:
+        n = export_library(lib, fmt, out)
+    console.print(f"wrote {n} record(s) to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_cmd)
+    app.command("ls")(ls_cmd)
+    app.command("info")(info_cmd)
+    app.command("errors")(errors_cmd)
+    app.command("jobs")(jobs_cmd)
+    app.command("export")(export_cmd)

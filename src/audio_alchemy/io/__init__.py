@@ -1,0 +1,16 @@
+"""Audio I/O: decode any common format to float32 ``(channels, samples)``, resample, encode.
+
+>>> from audio_alchemy.io import load
+>>> a = load("song.mp3", sr=22050, mono=True)   # a.samples.shape == (1, n)
+"""
+
+from .decode import AUDIO_SUFFIXES, Audio, AudioInfo, load, probe, stream
+from .dsp import as_2d, resample, to_channels, to_mono
+from .encode import encode_mp3, save
+from .errors import AudioError, CorruptAudio, EmptyAudio, NotAudioFile, UnsupportedFormat
+
+__all__ = [
+    "AUDIO_SUFFIXES", "Audio", "AudioInfo", "AudioError", "CorruptAudio", "EmptyAudio", "NotAudioFile",
+    "UnsupportedFormat", "as_2d", "encode_mp3", "load", "probe", "resample", "save", "stream", "to_channels",
+    "to_mono",
+]

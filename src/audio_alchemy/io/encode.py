@@ -1,0 +1,68 @@
+"""Encoding float32 ``(channels, samples)`` arrays to WAV/FLAC (libsndfile) and MP3 (LAME via lameenc)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from .dsp import as_2d, resample
+
+MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def _atomic_write(path: Path, data: bytes | None = None) -> Path:
+    """A temp file beside ``path`` (so the final rename is atomic and a crash never leaves half a file)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    if data is not None:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    else:
+        os.close(fd)
+    return Path(tmp)
+
+
+def encode_mp3(samples: np.ndarray, sr: int, bitrate: int = 192, quality: int = 2) -> bytes:
+    """MP3 bytes for ``samples`` ``(c, n)``; more than two channels are averaged to mono; odd rates become 44.1 kHz."""
+    import lameenc
+
+    x = as_2d(samples)
+    if x.shape[0] > 2:
+        x = x.mean(axis=0, keepdims=True)
+    if sr not in MP3_RATES:
+        x, sr = resample(x, sr, 44100), 44100
+    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).round().astype("<i2")
+    enc = lameenc.Encoder()
+    enc.set_bit_rate(bitrate)
+    enc.set_in_sample_rate(sr)
+    enc.set_channels(x.shape[0])
+    enc.set_quality(quality)
+    return bytes(enc.encode(np.ascontiguousarray(pcm.T).tobytes()) + enc.flush())
+
+
+def save(path: str | Path, samples: np.ndarray, sr: int, bitrate: int = 192) -> Path:
+    """Write ``samples`` ``(c, n)`` or ``(n,)`` to ``path``; the format follows the suffix (.wav/.flac/.ogg/.mp3).
+
+    WAV is 16-bit PCM unless the data needs float; the file appears atomically (temp file + rename).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    x = as_2d(np.asarray(samples, dtype=np.float32))
+    suffix = path.suffix.lower()
+    if suffix == ".mp3":
+        tmp = _atomic_write(path, encode_mp3(x, sr, bitrate=bitrate))
+    else:
+        fmt = {".wav": "WAV", ".flac": "FLAC", ".ogg": "OGG", ".aiff": "AIFF", ".aif": "AIFF"}.get(suffix)
+        if fmt is None:
+            raise ValueError(f"{path}: cannot encode to {suffix or 'no suffix'}; use .wav, .flac, .ogg or .mp3")
+        subtype = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "AIFF": "PCM_16"}[fmt]
+        tmp = _atomic_write(path)
+        sf.write(str(tmp), np.clip(x, -1.0, 1.0).T, sr, format=fmt, subtype=subtype)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved file gets the usual permissions
+    os.replace(tmp, path)
+    return path

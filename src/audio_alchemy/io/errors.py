@@ -1,0 +1,40 @@
+"""Typed audio errors; every one names the file so a batch can log one clear line and go on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class AudioError(Exception):
+    """Base class: something is wrong with one audio file. ``str(err)`` is a one-line message."""
+
+    kind = "audio_error"
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = " ".join(str(reason).split())  # one line, always
+        super().__init__(f"{self.path}: {self.reason}")
+
+
+class UnsupportedFormat(AudioError):
+    """Neither libsndfile nor FFmpeg (PyAV) recognises the file as audio."""
+
+    kind = "unsupported_format"
+
+
+class CorruptAudio(AudioError):
+    """The container is recognised but decoding fails (truncated, bit rot, bad header)."""
+
+    kind = "corrupt_audio"
+
+
+class EmptyAudio(AudioError):
+    """The file decodes to zero samples (or is zero bytes long)."""
+
+    kind = "empty_audio"
+
+
+class NotAudioFile(AudioError):
+    """The path is not a readable regular file: a directory, a broken link, no permission."""
+
+    kind = "not_a_file"

@@ -1,0 +1,95 @@
+"""One batch mechanism for every long job: tasks run in worker processes, results come back to the driver.
+
+The driver (the calling process) is the only writer of the database: ``on_result`` and ``on_error`` run
+there, one item at a time, so every committed row is whole and a killed run resumes by skipping what is
+stored. Task functions must be top-level (picklable) and take one item; ``functools.partial`` adds options.
+The executor is pluggable: a local process pool (default), in-process (``workers=0``), or Dask.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from .executors import Executor, make_executor
+from .progress import progress_bar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def default_workers() -> int:
+    """Default worker count: the usable cores."""
+    try:
+        return max(len(os.sched_getaffinity(0)), 1)
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class JobSummary:
+    """What a batch did: counts and the first few error lines."""
+
+    total: int = 0
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    interrupted: bool = False
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "interrupted" if self.interrupted else "done"
+
+
+def run(
+    items: Sequence[T] | Iterable[T],
+    fn: Callable[[T], R],
+    on_result: Callable[[T, R], None],
+    on_error: Callable[[T, BaseException], None] | None = None,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    desc: str = "working",
+    progress: bool = True,
+    label: Callable[[T], str] = str,
+    retries: int = 1,
+) -> JobSummary:
+    """Run ``fn(item)`` for every item on the chosen executor; hand each outcome to the callbacks in order of completion.
+
+    ``on_error`` receives exceptions raised by ``fn`` (the batch goes on). A worker that dies (segfault,
+    OOM kill) is replaced and its item retried ``retries`` times before being reported as an error.
+    KeyboardInterrupt stops the batch: finished items stay stored, the summary says ``interrupted``,
+    and the exception is re-raised for the CLI to report.
+    """
+    items = list(items)
+    summary = JobSummary(total=len(items))
+    if not items:
+        return summary
+    workers = default_workers() if workers is None else workers
+    executor: Executor = make_executor(scheduler, workers)
+    with progress_bar(desc, len(items), enabled=progress) as advance:
+        try:
+            for item, ok, value in executor.map_unordered(fn, items, retries=retries):
+                if ok:
+                    on_result(item, value)
+                    summary.done += 1
+                else:
+                    summary.failed += 1
+                    if len(summary.errors) < 20:
+                        summary.errors.append(f"{label(item)}: {value}")
+                    if on_error is not None:
+                        on_error(item, value)
+                advance(1)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+            executor.cancel()
+            raise
+        finally:
+            executor.close()
+    return summary
+
+
+__all__ = ["JobSummary", "default_workers", "run"]

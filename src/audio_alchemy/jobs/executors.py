@@ -1,0 +1,131 @@
+"""Executors behind :func:`audio_alchemy.jobs.run`: in-process, a local process pool, and Dask.
+
+Each yields ``(item, ok, value)`` as results complete, keeping at most a few tasks per worker in flight so
+memory stays bounded for libraries of any size.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing as mp
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Protocol
+
+
+class WorkerCrashed(RuntimeError):
+    """A worker process died while running this item (segfault, out of memory, killed)."""
+
+
+class Executor(Protocol):
+    def map_unordered(self, fn: Callable, items: Sequence, retries: int = 1) -> Iterator[tuple[Any, bool, Any]]: ...
+    def cancel(self) -> None: ...
+    def close(self) -> None: ...
+
+
+class InlineExecutor:
+    """Runs tasks in this process, one by one: for debugging, tests and tiny batches."""
+
+    def map_unordered(self, fn, items, retries=1):
+        for item in items:
+            try:
+                yield item, True, fn(item)
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # noqa: BLE001 - every task error is reported, the batch goes on
+                yield item, False, exc
+
+    def cancel(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _init_worker() -> None:
+    """Workers ignore SIGINT: Ctrl-C is handled once, by the driver, which then stops the pool."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import os
+
+    # one BLAS/OpenMP thread per worker: the pool itself is the parallelism
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+class ProcessPoolExecutor:
+    """A local pool of ``workers`` processes (spawned, so state never leaks from the driver)."""
+
+    def __init__(self, workers: int):
+        self.workers = max(int(workers), 1)
+        self._pool: cf.ProcessPoolExecutor | None = None
+
+    def _new_pool(self) -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+
+    def map_unordered(self, fn, items, retries=1):
+        pending = list(enumerate(items))[::-1]  # a stack: pop() takes the next item in order
+        attempts: dict[int, int] = {}
+        self._pool = self._new_pool()
+        inflight: dict[cf.Future, tuple[int, Any]] = {}
+        window = self.workers * 2
+        while pending or inflight:
+            while pending and len(inflight) < window:
+                idx, item = pending.pop()
+                try:
+                    inflight[self._pool.submit(fn, item)] = (idx, item)
+                except BrokenProcessPool:
+                    pending.append((idx, item))
+                    break
+            if not inflight:  # the pool broke before anything could be submitted
+                self._pool = self._restart()
+                continue
+            done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
+            broken = False
+            for fut in done:
+                idx, item = inflight.pop(fut)
+                try:
+                    yield item, True, fut.result()
+                except BrokenProcessPool:
+                    broken = True
+                    attempts[idx] = attempts.get(idx, 0) + 1
+                    if attempts[idx] > retries:
+                        yield item, False, WorkerCrashed("a worker process died while processing this item")
+                    else:
+                        pending.append((idx, item))
+                except Exception as exc:  # noqa: BLE001
+                    yield item, False, exc
+            if broken:
+                # every in-flight future of a broken pool fails: requeue them (they did not get to run)
+                for fut, (idx, item) in list(inflight.items()):
+                    pending.append((idx, item))
+                inflight.clear()
+                self._pool = self._restart()
+
+    def _restart(self) -> cf.ProcessPoolExecutor:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        return self._new_pool()
+
+    def cancel(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+def make_executor(scheduler: str | None, workers: int) -> Executor:
+    """``None``/"local": process pool (in-process when ``workers`` is 0); "dask" or "tcp://...": Dask."""
+    if scheduler in (None, "", "local"):
+        return InlineExecutor() if workers == 0 else ProcessPoolExecutor(workers)
+    if scheduler == "inline":
+        return InlineExecutor()
+    if scheduler == "dask" or "://" in scheduler:
+        from .dask_executor import DaskExecutor
+
+        return DaskExecutor(scheduler, workers)
+    raise ValueError(f"unknown scheduler {scheduler!r}: use local, dask or tcp://HOST:PORT")

@@ -1,0 +1,11 @@
+"""The music library: an embedded SQLite database of tracks, their files, stems, features and more.
+
+>>> from audio_alchemy.library import Library, import_paths
+>>> with Library.open("lib.sqlite") as lib:
+...     import_paths(lib, ["~/Music"])
+"""
+
+from .db import LIKERT_SCALES, TRACK_TYPES, FileRow, Library, Track, display_path
+from .importer import ImportSummary, import_paths, scan
+
+__all__ = ["LIKERT_SCALES", "TRACK_TYPES", "FileRow", "ImportSummary", "Library", "Track", "display_path", "import_paths", "scan"]
