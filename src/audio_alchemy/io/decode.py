@@ -82,7 +82,7 @@ def _check_file(path: Path) -> None:
 
 def _sf_info(path: Path) -> AudioInfo | None:
     try:
-        i = sf.info(str(path))
+        i = sf.info(os.fsencode(path))  # bytes: non-UTF-8 names work
     except sf.LibsndfileError:
         return None
     except (RuntimeError, TypeError, ValueError):
@@ -96,7 +96,7 @@ def _av_info(path: Path) -> AudioInfo:
     import av
 
     try:
-        with av.open(str(path)) as c:
+        with open(path, "rb") as fh, av.open(fh) as c:
             streams = [s for s in c.streams if s.type == "audio"]
             if not streams:
                 raise UnsupportedFormat(path, "no audio stream")
@@ -131,7 +131,7 @@ def probe(path: str | Path) -> AudioInfo:
 
 def _blocks_sf(path: Path, start: int, stop: int | None, block: int) -> Iterator[np.ndarray]:
     try:
-        with sf.SoundFile(str(path)) as f:
+        with sf.SoundFile(os.fsencode(path)) as f:
             if start:
                 f.seek(start)
             remaining = None if stop is None else max(stop - start, 0)
@@ -155,7 +155,7 @@ def _blocks_av(path: Path, info: AudioInfo, start: int, stop: int | None, block:
     import av
 
     try:
-        with av.open(str(path)) as c:
+        with open(path, "rb") as fh, av.open(fh) as c:
             stream = next(s for s in c.streams if s.type == "audio")
             res = av.AudioResampler(format="fltp", layout=None, rate=info.sample_rate)
             if start > 0 and stream.time_base:

@@ -60,7 +60,7 @@ def save(path: str | Path, samples: np.ndarray, sr: int, bitrate: int = 192) -> 
             raise ValueError(f"{path}: cannot encode to {suffix or 'no suffix'}; use .wav, .flac, .ogg or .mp3")
         subtype = {"WAV": "PCM_16", "FLAC": "PCM_16", "OGG": "VORBIS", "AIFF": "PCM_16"}[fmt]
         tmp = _atomic_write(path)
-        sf.write(str(tmp), np.clip(x, -1.0, 1.0).T, sr, format=fmt, subtype=subtype)
+        sf.write(os.fsencode(tmp), np.clip(x, -1.0, 1.0).T, sr, format=fmt, subtype=subtype)
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved file gets the usual permissions

@@ -15,6 +15,9 @@ class AudioError(Exception):
         self.reason = " ".join(str(reason).split())  # one line, always
         super().__init__(f"{self.path}: {self.reason}")
 
+    def __reduce__(self):  # survive the trip from a worker process back to the driver
+        return (type(self), (self.path, self.reason))
+
 
 class UnsupportedFormat(AudioError):
     """Neither libsndfile nor FFmpeg (PyAV) recognises the file as audio."""

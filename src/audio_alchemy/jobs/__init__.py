@@ -74,9 +74,15 @@ def run(
         try:
             for item, ok, value in executor.map_unordered(fn, items, retries=retries):
                 if ok:
-                    on_result(item, value)
-                    summary.done += 1
-                else:
+                    try:
+                        on_result(item, value)
+                    except (KeyboardInterrupt, SystemExit):
+                        raise
+                    except Exception as exc:  # noqa: BLE001 - storing one item failed: report it, go on
+                        ok, value = False, exc
+                    else:
+                        summary.done += 1
+                if not ok:
                     summary.failed += 1
                     if len(summary.errors) < 20:
                         summary.errors.append(f"{label(item)}: {value}")

@@ -65,40 +65,53 @@ class ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
 
     def map_unordered(self, fn, items, retries=1):
+        """Submit a window of tasks; after a worker death, re-run the affected items one at a time.
+
+        Running suspects alone pins a crash on the item that causes it, so innocent neighbours that
+        happened to share the broken pool are not blamed.
+        """
         pending = list(enumerate(items))[::-1]  # a stack: pop() takes the next item in order
         attempts: dict[int, int] = {}
+        suspects: set[int] = set()
         self._pool = self._new_pool()
         inflight: dict[cf.Future, tuple[int, Any]] = {}
         window = self.workers * 2
         while pending or inflight:
             while pending and len(inflight) < window:
-                idx, item = pending.pop()
-                try:
-                    inflight[self._pool.submit(fn, item)] = (idx, item)
-                except BrokenProcessPool:
-                    pending.append((idx, item))
+                idx, item = pending[-1]
+                if suspects and (idx in suspects or any(i in suspects for i, _ in inflight.values())):
+                    if inflight:  # a suspect runs alone
+                        break
+                pending.pop()
+                inflight[self._pool.submit(fn, item)] = (idx, item)
+                if idx in suspects:
                     break
-            if not inflight:  # the pool broke before anything could be submitted
-                self._pool = self._restart()
-                continue
             done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
             broken = False
             for fut in done:
                 idx, item = inflight.pop(fut)
                 try:
-                    yield item, True, fut.result()
+                    value = fut.result()
                 except BrokenProcessPool:
                     broken = True
-                    attempts[idx] = attempts.get(idx, 0) + 1
-                    if attempts[idx] > retries:
-                        yield item, False, WorkerCrashed("a worker process died while processing this item")
-                    else:
-                        pending.append((idx, item))
+                    if idx in suspects and len(done) == 1 and not inflight:
+                        attempts[idx] = attempts.get(idx, 0) + 1
+                        if attempts[idx] > retries:
+                            suspects.discard(idx)
+                            yield item, False, WorkerCrashed("a worker process died while processing this item")
+                            continue
+                    suspects.add(idx)
+                    pending.append((idx, item))
                 except Exception as exc:  # noqa: BLE001
+                    suspects.discard(idx)
                     yield item, False, exc
+                else:
+                    suspects.discard(idx)
+                    yield item, True, value
             if broken:
-                # every in-flight future of a broken pool fails: requeue them (they did not get to run)
+                # every in-flight future of a broken pool fails too: they become suspects, re-run alone
                 for fut, (idx, item) in list(inflight.items()):
+                    suspects.add(idx)
                     pending.append((idx, item))
                 inflight.clear()
                 self._pool = self._restart()

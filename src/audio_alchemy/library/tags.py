@@ -38,7 +38,7 @@ def read_tags(path: str | Path) -> dict[str, Any]:
 
 def guess_from_filename(path: str | Path) -> dict[str, str]:
     """"Artist - Title.ext" file names give artist and title when tags are missing."""
-    stem = Path(path).stem
+    stem = Path(path).stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # non-UTF-8 names
     for suffix in (".hq",):
         stem = stem.removesuffix(suffix)
     parts = re.split(r"\s*(?:_-_| - | – )\s*", stem, maxsplit=1)

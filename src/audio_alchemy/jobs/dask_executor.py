@@ -1,0 +1,205 @@
+"""The Dask back-end of :func:`audio_alchemy.jobs.run`: the same task functions on a LocalCluster or a remote cluster.
+
+``"dask"`` starts a ``distributed.LocalCluster`` on this machine (``workers`` processes, one thread each, no
+dashboard, bound to 127.0.0.1); ``"tcp://HOST:PORT"`` connects to a running scheduler. Tasks are submitted in a
+bounded window (two per worker thread) and come back through ``as_completed``, so a 50,000-song run never holds
+50,000 futures. Results travel to the driver, which alone writes the database.
+
+Failures: an exception raised by the task is caught *on the worker* and returned as a value, so a bad file is
+reported once and never retried (it would fail again). A lost worker (killed, out of memory) is handled by the
+scheduler, which re-runs that worker's tasks elsewhere up to ``distributed.scheduler.allowed-failures`` times;
+if a task still ends in ``KilledWorker`` (or is lost with the connection) the driver resubmits it up to
+``retries`` times, then reports :class:`~audio_alchemy.jobs.executors.WorkerCrashed` for that item.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from .executors import WorkerCrashed
+
+
+class RemoteTaskError(Exception):
+    """Stands in for a task exception that could not be pickled back to the driver; keeps its kind and message."""
+
+    def __init__(self, kind: str, message: str):
+        self.kind = kind
+        self.message = message
+        super().__init__(message)
+
+    def __reduce__(self):
+        return (type(self), (self.kind, self.message))
+
+
+def _rebuild(cls: type, args: tuple, state: dict) -> BaseException:
+    """Driver side: recreate an exception without calling its ``__init__`` (whose signature may differ from args)."""
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
+
+class _PortableError:
+    """Carries an exception whose own pickling fails (custom ``__init__``): class, args and attributes."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+    def __reduce__(self):
+        return (_rebuild, (type(self.exc), self.exc.args, dict(self.exc.__dict__)))
+
+
+def _portable(exc: BaseException) -> Any:
+    """An exception in a form that survives the trip to the driver with its class, message and attributes."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        pickle.loads(pickle.dumps(_PortableError(exc)))
+        return _PortableError(exc)
+    except Exception:  # noqa: BLE001 - class or attributes unpicklable: send kind and text
+        kind = getattr(exc, "kind", type(exc).__name__)
+        return RemoteTaskError(str(kind), f"{type(exc).__name__}: {exc}")
+
+
+def _call(fn: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:
+    """Worker side: run one task and return ``(ok, value_or_exception)``; exceptions never escape (no retry)."""
+    try:
+        return True, fn(item)
+    except Exception as exc:  # noqa: BLE001 - a task error is a result: reported once, the batch goes on
+        return False, _portable(exc)
+
+
+def _lost(exc: BaseException | None) -> bool:
+    """Whether a failed future means the worker or connection was lost (retryable) rather than a task error."""
+    from concurrent.futures import CancelledError
+
+    from distributed import KilledWorker
+    from distributed.comm.core import CommClosedError
+
+    return isinstance(exc, (KilledWorker, CancelledError, CommClosedError, OSError, TimeoutError)) or exc is None
+
+
+class DaskExecutor:
+    """Runs tasks on Dask: ``scheduler`` is "dask" (a LocalCluster of ``workers`` processes) or "tcp://HOST:PORT"."""
+
+    def __init__(self, scheduler: str, workers: int, connect_timeout: float = 30.0):
+        self.scheduler = scheduler
+        self.workers = max(int(workers or 1), 1)
+        self.connect_timeout = connect_timeout
+        self.client: Any = None
+        self.cluster: Any = None
+        self._inflight: dict[str, Any] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def connect(self) -> Any:
+        """Start (or connect to) the cluster once; returns the ``distributed.Client``."""
+        if self.client is not None:
+            return self.client
+        from distributed import Client, LocalCluster
+
+        if self.scheduler == "dask":
+            self.cluster = LocalCluster(
+                n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR,
+            )
+            self.client = Client(self.cluster, set_as_default=False)
+        else:
+            self.client = Client(self.scheduler, timeout=self.connect_timeout, set_as_default=False)
+        return self.client
+
+    def _threads(self) -> int:
+        try:
+            n = sum(self.client.nthreads().values())
+        except Exception:  # noqa: BLE001
+            n = 0
+        return max(n, self.workers if self.scheduler == "dask" else 1)
+
+    def map_unordered(self, fn: Callable, items: Sequence, retries: int = 1) -> Iterator[tuple[Any, bool, Any]]:
+        """Yield ``(item, ok, value)`` as tasks finish; at most two tasks per worker thread are in flight."""
+        from distributed import as_completed
+
+        client = self.connect()
+        run_id = uuid.uuid4().hex[:8]
+        name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "task")
+        todo = iter(enumerate(items))
+        window = 2 * self._threads()
+        ac = as_completed(loop=client.loop)
+        meta: dict[str, tuple[int, Any, int]] = {}
+
+        def submit(idx: int, item: Any, attempt: int) -> None:
+            fut = client.submit(_call, fn, item, key=f"{name}-{run_id}-{idx}-{attempt}", pure=False, retries=retries)
+            meta[fut.key] = (idx, item, attempt)
+            self._inflight[fut.key] = fut
+            ac.add(fut)
+
+        def refill() -> None:
+            while len(meta) < window:
+                nxt = next(todo, None)
+                if nxt is None:
+                    return
+                submit(nxt[0], nxt[1], 0)
+
+        refill()
+        try:
+            for fut in ac:
+                idx, item, attempt = meta.pop(fut.key)
+                self._inflight.pop(fut.key, None)
+                if fut.status == "finished":
+                    try:
+                        ok, value = fut.result()
+                    except Exception as exc:  # noqa: BLE001 - result lost between finish and fetch
+                        ok, value = None, exc
+                else:
+                    ok, value = None, _exception(fut)
+                fut.release()
+                if ok is None:  # the task did not run to an answer: lost worker or connection
+                    if _lost(value) and attempt < retries:
+                        submit(idx, item, attempt + 1)
+                    else:
+                        yield item, False, WorkerCrashed(
+                            f"a Dask worker was lost while processing this item ({type(value).__name__}: {value})"
+                        )
+                else:
+                    yield item, ok, value
+                refill()
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Cancel every task still queued or running (finished results are already with the caller)."""
+        futs = list(self._inflight.values())
+        self._inflight.clear()
+        if futs and self.client is not None:
+            try:
+                self.client.cancel(futs)
+            except Exception:  # noqa: BLE001 - the cluster may already be gone
+                pass
+
+    def close(self) -> None:
+        """Disconnect; a LocalCluster we started is shut down (a remote cluster keeps running)."""
+        self.cancel()
+        client, cluster = self.client, self.cluster
+        self.client = self.cluster = None
+        for obj in (client, cluster):
+            if obj is not None:
+                try:
+                    obj.close()
+                except Exception:  # noqa: BLE001
+                    pass
+
+
+def _exception(fut: Any) -> BaseException | None:
+    try:
+        return fut.exception(timeout=5)
+    except BaseException as exc:  # noqa: BLE001 - CancelledError and friends are the answer here
+        return exc
+
+
+__all__ = ["DaskExecutor", "RemoteTaskError"]

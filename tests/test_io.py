@@ -1,0 +1,127 @@
+"""Audio I/O: the decode contract, windows, streaming, resampling, encoding and typed errors."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audio_alchemy import io
+from conftest import music, tone
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".flac", ".ogg", ".mp3"])
+def test_roundtrip_formats(tmp_path, suffix):
+    x = tone(440.0, 1.0, 22050, channels=2)
+    p = io.save(tmp_path / f"t{suffix}", x, 22050)
+    a = io.load(p)
+    assert a.samples.dtype == np.float32 and a.samples.ndim == 2 and a.channels == 2
+    assert a.sr == 22050
+    assert abs(a.duration - 1.0) < 0.1  # mp3 adds encoder padding
+    spec = np.abs(np.fft.rfft(a.mono()))
+    peak = np.fft.rfftfreq(a.n, 1 / a.sr)[spec.argmax()]
+    assert abs(peak - 440.0) < 2.0
+
+
+def test_m4a_through_pyav(tmp_path):
+    av = pytest.importorskip("av")
+    p = tmp_path / "t.m4a"
+    x = tone(330.0, 1.0, 44100)
+    with av.open(str(p), "w") as c:
+        s = c.add_stream("aac", rate=44100, layout="mono")
+        frame = av.AudioFrame.from_ndarray(x.astype(np.float32), format="fltp", layout="mono")
+        frame.sample_rate = 44100
+        for pkt in s.encode(frame):
+            c.mux(pkt)
+        for pkt in s.encode(None):
+            c.mux(pkt)
+    info = io.probe(p)
+    assert info.backend == "pyav" and info.sample_rate == 44100
+    a = io.load(p)
+    assert abs(a.duration - 1.0) < 0.1
+    spec = np.abs(np.fft.rfft(a.mono()))
+    assert abs(np.fft.rfftfreq(a.n, 1 / a.sr)[spec.argmax()] - 330.0) < 2.0
+    w = io.load(p, offset=0.5, duration=0.25)
+    assert abs(w.duration - 0.25) < 0.03
+
+
+def test_window_reads_exact_samples(tmp_path):
+    x = music(4.0, 22050, seed=1)
+    p = io.save(tmp_path / "m.flac", x, 22050)
+    full = io.load(p)
+    w = io.load(p, offset=1.0, duration=0.5)
+    assert w.n == 11025
+    np.testing.assert_allclose(w.samples, full.samples[:, 22050:22050 + 11025], atol=1e-6)
+
+
+def test_stream_blocks_concatenate_to_load(tmp_path):
+    x = music(3.0, 16000, seed=2, channels=1)
+    p = io.save(tmp_path / "m.wav", x, 16000)
+    blocks = list(io.stream(p, block_seconds=0.7))
+    assert all(b.shape[1] <= int(0.7 * 16000) for b in blocks)
+    np.testing.assert_array_equal(np.concatenate(blocks, axis=1), io.load(p).samples)
+
+
+def test_resample_and_mono(tmp_path):
+    x = tone(440.0, 1.0, 44100, channels=2)
+    p = io.save(tmp_path / "t.wav", x, 44100)
+    a = io.load(p, sr=16000, mono=True)
+    assert a.sr == 16000 and a.channels == 1 and abs(a.n - 16000) <= 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    sr_in=st.sampled_from([8000, 16000, 22050, 44100, 48000, 96000]),
+    sr_out=st.sampled_from([8000, 16000, 22050, 44100, 48000]),
+    n=st.integers(min_value=0, max_value=5000),
+    channels=st.integers(min_value=1, max_value=3),
+)
+def test_resample_shape_property(sr_in, sr_out, n, channels):
+    x = np.zeros((channels, n), dtype=np.float32)
+    y = io.resample(x, sr_in, sr_out)
+    assert y.dtype == np.float32 and y.shape[0] == channels
+    assert abs(y.shape[1] - n * sr_out / sr_in) <= 1
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(1, 4), st.integers(1, 2000))
+def test_channel_conversion_property(c, n):
+    x = np.random.default_rng(c * n).standard_normal((c, n)).astype(np.float32)
+    assert io.to_mono(x).shape == (n,)
+    assert io.to_channels(x, 2).shape == (2, n)
+    np.testing.assert_allclose(io.to_channels(x[:1], 2)[1], x[0])
+
+
+def test_typed_errors_name_the_file(tmp_path):
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio\n" * 20)
+    folder = tmp_path / "x.mp3"
+    folder.mkdir()
+    with pytest.raises(io.EmptyAudio, match="empty.wav"):
+        io.load(empty)
+    with pytest.raises((io.UnsupportedFormat, io.CorruptAudio), match="notes.wav"):
+        io.load(text)
+    with pytest.raises(io.NotAudioFile, match="x.mp3"):
+        io.load(folder)
+    with pytest.raises(io.NotAudioFile, match="missing"):
+        io.load(tmp_path / "missing.flac")
+
+
+def test_truncated_flac_and_mp3(tmp_path):
+    x = music(3.0, 22050, seed=3)
+    for suffix in (".flac", ".mp3"):
+        p = io.save(tmp_path / f"full{suffix}", x, 22050)
+        data = p.read_bytes()
+        cut = tmp_path / f"cut{suffix}"
+        cut.write_bytes(data[: len(data) // 3])
+        try:
+            a = io.load(cut)
+        except io.AudioError as exc:  # a clean typed error is acceptable
+            assert "cut" in str(exc)
+        else:  # or the decodable part, which must be shorter than the whole
+            assert 0 < a.duration < 2.5
