@@ -1,0 +1,32 @@
+"""``alchemy serve``: the web player on the library (loopback by default)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .common import DbOption, fail
+
+
+def serve_cmd(
+    host: Annotated[str, typer.Option("--host", help="Address to bind; anything but loopback exposes your library.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    db: DbOption = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+) -> None:
+    """Serve the player: browse, play (WAV/MP3, stems), live spectrum and spectrogram, features, ratings."""
+    try:
+        from ..web.server import serve
+    except ImportError as exc:
+        fail(f"the web player needs the 'web' extra (pip install 'audio-alchemy[web]'): {exc}")
+    try:
+        serve(db, host=host, port=port, log_level=log_level)
+    except OSError as exc:
+        fail(f"cannot serve on {host}:{port}: {exc}")
+    except KeyboardInterrupt:
+        pass
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_cmd)
