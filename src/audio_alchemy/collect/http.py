@@ -103,8 +103,9 @@ class PoliteClient:
 
     # -- politeness ------------------------------------------------------------------------------
     def set_interval(self, base_url: str, seconds: float) -> None:
-        """At most one request per ``seconds`` to the host of ``base_url``."""
-        self.intervals[urllib.parse.urlsplit(base_url).netloc] = float(seconds)
+        """At most one request per ``seconds`` to the host of ``base_url`` (services sharing a host keep the largest)."""
+        host = urllib.parse.urlsplit(base_url).netloc
+        self.intervals[host] = max(float(seconds), self.intervals.get(host, 0.0))
 
     def _wait_turn(self, host: str) -> None:
         interval = self.intervals.get(host, self.default_interval)

@@ -27,7 +27,7 @@ from ..library.importer import identify
 from .download import DEFAULT_SEARCH, fetch_audio, is_url, safe_filename
 from .http import HttpError, PoliteClient
 from .musicbrainz import MUSICBRAINZ_INTERVAL, MUSICBRAINZ_URL, Artist, ArtistMatch, MusicBrainz
-from .toplists import LASTFM_URL, LISTENBRAINZ_URL, LastFm, ListenBrainz, TopTrack, title_key, top_tracks
+from .toplists import LASTFM_URL, LISTENBRAINZ_INTERVAL, LISTENBRAINZ_URL, LastFm, ListenBrainz, TopTrack, title_key, top_tracks
 
 STAGE = "collect"
 
@@ -67,13 +67,18 @@ class Sources:
     def create(cls, cache_dir: str | Path | None = None, *, client: PoliteClient | None = None,
                musicbrainz_url: str = MUSICBRAINZ_URL, listenbrainz_url: str | None = LISTENBRAINZ_URL,
                lastfm_key: str | None = None, lastfm_url: str = LASTFM_URL, listenbrainz_token: str | None = None,
-               musicbrainz_interval: float = MUSICBRAINZ_INTERVAL, contact: str | None = None) -> Sources:
-        """Build the clients; ``cache_dir`` defaults to ``<library home>/cache/http``."""
+               musicbrainz_interval: float = MUSICBRAINZ_INTERVAL, listenbrainz_interval: float = LISTENBRAINZ_INTERVAL,
+               lastfm_interval: float = 0.25, contact: str | None = None) -> Sources:
+        """Build the clients; ``cache_dir`` defaults to ``<library home>/cache/http``.
+
+        Lower the intervals only for your own mirror (or a test server): the public services ask for them.
+        """
         if client is None:
             client = PoliteClient(cache_dir=Path(cache_dir) if cache_dir else config.home() / "cache" / "http", contact=contact)
         mb = MusicBrainz(client, musicbrainz_url, interval=musicbrainz_interval)
-        lb = ListenBrainz(client, listenbrainz_url, token=listenbrainz_token) if listenbrainz_url else None
-        fm = LastFm(client, lastfm_key, lastfm_url) if lastfm_key else None
+        lb = (ListenBrainz(client, listenbrainz_url, token=listenbrainz_token, interval=listenbrainz_interval)
+              if listenbrainz_url else None)
+        fm = LastFm(client, lastfm_key, lastfm_url, interval=lastfm_interval) if lastfm_key else None
         return cls(client, mb, lb, fm)
 
 
