@@ -104,7 +104,7 @@ def test_bad_inputs_get_error_rows_and_batch_goes_on(tmp_path):
             assert "\n" not in errors[name]["message"]
         # the good ones are in, each once
         titles = {t.title for t in lib.tracks()}
-        assert {"whole", "tiny", "dup1"} <= titles | {"dup2"}
+        assert {"whole", "tiny"} <= titles and len(titles & {"dup1", "dup2"}) == 1  # whichever finished first
         assert any(f.path.endswith("caf\\xe9-latin1.wav") for t in lib.tracks() for f in lib.files(t.id))
         latin = lib.file_by_path(root / os.fsdecode(b"caf\xe9-latin1.wav"))
         assert latin is not None and os.path.exists(latin.fs_path)
