@@ -1,0 +1,61 @@
+"""The library commands end to end through the real ``alchemy`` entry point."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+from typer.testing import CliRunner
+
+from audio_alchemy import io
+from audio_alchemy.cli.main import app
+from audio_alchemy.library.export import study_schema
+from conftest import music
+
+runner = CliRunner()
+
+
+def test_import_ls_info_errors_export(tmp_path):
+    src = tmp_path / "music"
+    io.save(src / "Alpha Band - First Song.wav", music(3.0, 22050, seed=1), 22050)
+    io.save(src / "Alpha Band - First Song.mp3", music(3.0, 22050, seed=1), 22050)
+    io.save(src / "Beta - Second.flac", music(3.0, 22050, seed=2), 22050)
+    (src / "broken.ogg").write_bytes(b"OggS" + bytes(100))
+    db = str(tmp_path / "lib.sqlite")
+
+    r = runner.invoke(app, ["import", str(src), "--db", db, "--workers", "0"])
+    assert r.exit_code == 0, r.output
+    assert "2 new track(s)" in r.output and "1 error(s)" in r.output
+
+    r = runner.invoke(app, ["ls", "--db", db, "--json"])
+    rows = [json.loads(line) for line in r.output.splitlines()]
+    assert sorted(x["artist"] for x in rows) == ["Alpha Band", "Beta"]
+
+    r = runner.invoke(app, ["info", "First Song", "--db", db, "--json"])
+    info = json.loads(r.output)
+    assert {f["format"] for f in info["files"]} == {"wav", "mp3"}
+
+    r = runner.invoke(app, ["info", "no such song", "--db", db])
+    assert r.exit_code == 1 and "no track matches" in r.output
+
+    r = runner.invoke(app, ["errors", "--db", db, "--json"])
+    errs = [json.loads(line) for line in r.output.splitlines()]
+    assert len(errs) == 1 and errs[0]["item"].endswith("broken.ogg") and "broken.ogg" in errs[0]["message"]
+
+    out = tmp_path / "lib.json"
+    r = runner.invoke(app, ["export", "--db", db, "-f", "json", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    records = json.loads(out.read_text())
+    jsonschema.validate(records, study_schema())
+    mix = next(x for x in records if x["Data"]["Song Title"] == "First Song")
+    assert mix["AudioFile"]["wav_link"].endswith(".wav") and mix["AudioFile"]["mp3_link"].endswith(".mp3")
+
+    r = runner.invoke(app, ["export", "--db", db, "-f", "xml", "-o", str(out)])
+    assert r.exit_code == 1 and "unknown format" in r.output
+
+
+def test_version_and_help():
+    assert "audio-alchemy" in runner.invoke(app, ["--version"]).output
+    r = runner.invoke(app, ["--help"])
+    for cmd in ("import", "ls", "info", "errors", "export", "demo"):
+        assert cmd in r.output
