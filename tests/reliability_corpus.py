@@ -173,3 +173,41 @@ def mutate_corpus(sources: list[Path], out: Path, n: int, seed: int = 0, pristin
         p.write_bytes(data)
         samples.append(Sample(p, mutation, must_fail, pristine))
     return samples
+
+
+# -- comparing two libraries ---------------------------------------------------------------------------------------
+def snapshot(db_path) -> dict:
+    """Everything a batch decides, keyed by content (not row ids, which may differ between runs)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        h = dict(con.execute("SELECT id, content_hash FROM tracks"))
+        tracks = sorted(con.execute(
+            "SELECT content_hash, track_type, duration, sample_rate, channels, artist, title, album, genre, year, "
+            "language, extra FROM tracks"))
+        files = sorted((p, h[t], f, s, a) for t, p, f, s, a in con.execute(
+            "SELECT track_id, path, format, size, audio_hash FROM files"))
+        errors = sorted(con.execute("SELECT stage, item, kind, message FROM errors"))
+        features = sorted((h[t], fs, v, d) for t, fs, v, d in con.execute(
+            "SELECT track_id, feature_set, version, data FROM features"))
+        return {"tracks": tracks, "files": files, "errors": errors, "features": features}
+    finally:
+        con.close()
+
+
+def duplicates(db_path) -> dict[str, int]:
+    """Rows that should be unique but are not (0 everywhere in a healthy library)."""
+    import sqlite3
+
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    q = {
+        "tracks": "SELECT count(*) - count(DISTINCT content_hash) FROM tracks",
+        "files": "SELECT count(*) - count(DISTINCT raw_path) FROM files",
+        "errors": "SELECT count(*) FROM (SELECT stage, item FROM errors GROUP BY 1, 2 HAVING count(*) > 1)",
+        "features": "SELECT count(*) FROM (SELECT track_id, feature_set FROM features GROUP BY 1, 2 HAVING count(*) > 1)",
+    }
+    try:
+        return {k: con.execute(v).fetchone()[0] for k, v in q.items()}
+    finally:
+        con.close()
