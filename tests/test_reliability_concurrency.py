@@ -1,0 +1,109 @@
+"""Concurrent readers: the web player (its TestClient) and a separate reader process query the library while a
+batch import writes it (WAL). No request fails and no "database is locked" reaches a user."""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from audio_alchemy.library import Library, import_paths
+from reliability_corpus import mutate_corpus, write_sources
+
+READER = textwrap.dedent("""
+    import sys, time, json
+    from audio_alchemy.library import Library
+    db, stop = sys.argv[1], sys.argv[2]
+    import os
+    n = fails = 0
+    msgs = []
+    while not os.path.exists(stop):
+        try:
+            lib = Library.open(db, readonly=True)
+            try:
+                for t in lib.tracks(track_type=0)[-20:]:
+                    lib.files(t.id); lib.feature_sets(t.id); lib.track_path(t.id)
+                lib.stats(); lib.errors("import")
+            finally:
+                lib.close()
+            n += 1
+        except Exception as exc:
+            fails += 1
+            msgs.append(f"{type(exc).__name__}: {exc}")
+        time.sleep(0.005)
+    print(json.dumps({"reads": n, "fails": fails, "msgs": msgs[:5]}))
+""")
+
+
+@pytest.mark.timeout(180)
+def test_web_and_reader_process_during_batch_import(tmp_path):
+    fastapi_testclient = pytest.importorskip("fastapi.testclient", reason="needs fastapi (the [web] extra)")
+    try:
+        from audio_alchemy.web import create_app
+    except ImportError:
+        pytest.skip("audio_alchemy.web (issue F) is not importable")
+    corpus = tmp_path / "music"
+    sources = write_sources(corpus, 80, seed=21)
+    mutate_corpus(sources, corpus / "bad", 40, seed=9, pristine_every=1000)
+    db = tmp_path / "lib.sqlite"
+    Library.open(db).close()
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(db), str(stop)], stdout=subprocess.PIPE, text=True)
+
+    app = create_app(db)
+    results: dict[str, list] = {"status": [], "exc": []}
+    done = threading.Event()
+
+    def web_user() -> None:
+        rng = random.Random(0)
+        with fastapi_testclient.TestClient(app) as client:
+            while not done.is_set():
+                try:
+                    r = client.get("/api/tracks")
+                    results["status"].append(("GET /api/tracks", r.status_code, r.text[:200] if r.status_code >= 400 else ""))
+                    items = r.json()
+                    items = items.get("items", items.get("tracks", [])) if isinstance(items, dict) else items
+                    if items:
+                        tid = rng.choice(items)["id"]
+                        r = client.get(f"/api/tracks/{tid}")
+                        results["status"].append(("GET track", r.status_code, r.text[:200] if r.status_code >= 400 else ""))
+                        r = client.post(f"/api/tracks/{tid}/ratings", json={"user_id": "u1", "scale": 5, "score": rng.randint(1, 5)})
+                        results["status"].append(("POST rating", r.status_code, r.text[:200] if r.status_code >= 400 else ""))
+                        r = client.post(f"/api/tracks/{tid}/plays", json={"user_id": "u1"})
+                        results["status"].append(("POST play", r.status_code, r.text[:200] if r.status_code >= 400 else ""))
+                    r = client.get("/api/info")
+                    results["status"].append(("GET /api/info", r.status_code, r.text[:200] if r.status_code >= 400 else ""))
+                except Exception as exc:  # noqa: BLE001 - any exception here is a failure surfaced to a user
+                    results["exc"].append(f"{type(exc).__name__}: {exc}")
+
+    t = threading.Thread(target=web_user, daemon=True)
+    t.start()
+    try:
+        with Library.open(db) as lib:
+            s = import_paths(lib, [corpus], workers=2, progress=False)
+    finally:
+        time.sleep(0.3)
+        done.set()
+        t.join(30)
+        stop.touch()
+        out, _ = reader.communicate(timeout=60)
+    import json
+
+    rd = json.loads(out.strip().splitlines()[-1])
+    bad = [x for x in results["status"] if x[1] >= 500 or "locked" in x[2]]
+    assert not results["exc"], results["exc"][:5]
+    assert not bad, bad[:5]
+    assert rd["fails"] == 0, rd
+    assert len(results["status"]) > 20 and rd["reads"] > 20, (len(results["status"]), rd)
+    posted = [x for x in results["status"] if x[0].startswith("POST")]
+    assert posted and all(x[1] == 201 for x in posted), posted[:5]  # the player's own writes went through too
+    assert s.new_files >= 80
+    with Library.open(db) as lib:
+        assert lib.integrity_ok()
+        assert lib.count_tracks(0) > 0
+    print(f"\nweb requests during the import: {len(results['status'])}, reader-process passes: {rd['reads']}, failures: 0")
