@@ -1,0 +1,245 @@
+"""Batch results as a partitioned Parquet dataset, for runs too big (or too distributed) for one SQLite writer.
+
+``--out parquet://DIR`` makes the driver append each outcome to ``DIR/stage=<stage>/part-<run>-<n>.parquet``
+instead of the database; :func:`merge_results` (``alchemy import-results DIR``) later replays them into a
+library, idempotently. Each part is written to a temporary name and renamed, so a killed run leaves only whole
+parts, and :meth:`ParquetSink.done_items` lets a re-run skip what is already written.
+
+Row schema (one row per item): ``item`` (the key: a path or track id), ``ok`` (bool), ``kind`` and ``message``
+(errors), ``payload`` (JSON of the result; ``bytes`` values are base64-tagged). The stage is the partition.
+The merge handlers import the library lazily (jobs sits below library in the layering; only merging needs it).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEME = "parquet://"
+
+
+def parse_out(out: str | os.PathLike | None) -> Path | None:
+    """``"parquet://DIR"`` -> ``Path(DIR)``; ``None``, ``""`` or ``"db"`` -> ``None`` (write the database)."""
+    if out is None or str(out) in ("", "db"):
+        return None
+    s = str(out)
+    if not s.startswith(SCHEME):
+        raise ValueError(f"unknown output {s!r}: use parquet://DIR (or omit --out to write the library database)")
+    rest = s[len(SCHEME):]
+    if not rest:
+        raise ValueError("parquet:// needs a folder, e.g. parquet:///data/run1 or parquet://results")
+    return Path(rest).expanduser()
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, (bytes, bytearray, memoryview)):
+        return {"__b64__": base64.b64encode(bytes(o)).decode("ascii")}
+    if hasattr(o, "tolist"):  # numpy arrays and scalars
+        return o.tolist()
+    raise TypeError(f"cannot store {type(o).__name__} in a result payload")
+
+
+def _hook(d: dict[str, Any]) -> Any:
+    return base64.b64decode(d["__b64__"]) if len(d) == 1 and "__b64__" in d else d
+
+
+def dumps(payload: Any) -> str:
+    """JSON text of a result (bytes base64-tagged, numpy via ``tolist``, NaN refused)."""
+    return json.dumps(payload, default=_default, allow_nan=False, ensure_ascii=False)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text, object_hook=_hook)
+
+
+def _schema():
+    import pyarrow as pa
+
+    return pa.schema([("item", pa.string()), ("ok", pa.bool_()), ("kind", pa.string()),
+                      ("message", pa.string()), ("payload", pa.string())])
+
+
+class ParquetSink:
+    """Buffers outcomes of one stage; writes a Parquet part every ``rows_per_part`` rows or ``max_seconds`` (and at close)."""
+
+    def __init__(self, root: str | os.PathLike, stage: str, rows_per_part: int = 2000, max_seconds: float = 60.0):
+        if not stage or "/" in stage or "=" in stage:
+            raise ValueError(f"bad stage name {stage!r}")
+        self.root = Path(root)
+        self.stage = stage
+        self.rows_per_part = max(int(rows_per_part), 1)
+        self.max_seconds = max_seconds  # a part is also cut after this long, bounding the work a crash loses
+        self._since = time.monotonic()
+        self.dir = self.root / f"stage={stage}"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.run_id = uuid.uuid4().hex[:12]
+        self._rows: list[dict[str, Any]] = []
+        self._parts = 0
+        self.written = 0
+
+    def add(self, item: str, ok: bool, payload: Any = None, kind: str | None = None, message: str | None = None) -> None:
+        """Queue one outcome; a full buffer is flushed to a new part file."""
+        self._rows.append({"item": str(item), "ok": bool(ok), "kind": kind, "message": message,
+                           "payload": dumps(payload) if ok else None})
+        if len(self._rows) >= self.rows_per_part or time.monotonic() - self._since >= self.max_seconds:
+            self.flush()
+
+    def add_error(self, item: str, exc: BaseException) -> None:
+        """Queue a failed item: its kind (``exc.kind`` or the class name) and a one-line message naming it."""
+        kind = str(getattr(exc, "kind", type(exc).__name__))
+        msg = str(exc) if str(item) in str(exc) else f"{item}: {type(exc).__name__}: {exc}"
+        self.add(item, False, None, kind, " ".join(msg.split()))
+
+    def flush(self) -> Path | None:
+        """Write the buffered rows as one part (temporary name, then an atomic rename)."""
+        self._since = time.monotonic()
+        if not self._rows:
+            return None
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(self._rows, schema=_schema())
+        path = self.dir / f"part-{self.run_id}-{self._parts:05d}.parquet"
+        tmp = path.with_name("." + path.name + ".tmp")
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, path)
+        self._parts += 1
+        self.written += len(self._rows)
+        self._rows.clear()
+        return path
+
+    def close(self) -> None:
+        self.flush()
+
+    def __enter__(self) -> ParquetSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()  # also on KeyboardInterrupt: what finished is kept
+
+    def done_items(self) -> set[str]:
+        """Items already written by earlier runs into this stage (so a re-run can skip them)."""
+        return {row["item"] for row in read_rows(self.root, self.stage, columns=["item"])}
+
+
+def part_files(root: str | os.PathLike, stage: str | None = None) -> list[Path]:
+    """The finished part files of a dataset (all stages, or one), in a stable order."""
+    root = Path(root)
+    dirs = [root / f"stage={stage}"] if stage else sorted(root.glob("stage=*"))
+    return sorted(p for d in dirs if d.is_dir() for p in d.glob("part-*.parquet"))
+
+
+def read_rows(root: str | os.PathLike, stage: str | None = None, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every row of the dataset (``stage`` added from the folder name), one part file in memory at a time."""
+    import pyarrow.parquet as pq
+
+    for p in part_files(root, stage):
+        st = p.parent.name.split("=", 1)[1]
+        for row in pq.read_table(p, columns=columns).to_pylist():
+            row["stage"] = st
+            yield row
+
+
+# -- merging into a library ------------------------------------------------------------------------------------------
+@dataclass
+class MergeSummary:
+    """What :func:`merge_results` did, per stage: results stored, error rows recorded, rows that could not be merged."""
+
+    stored: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, int] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _merge_import(lib: Any, row: dict[str, Any]) -> None:
+    from ..library.importer import store
+
+    store(lib, loads(row["payload"]))
+
+
+def _merge_features(lib: Any, row: dict[str, Any]) -> None:
+    """Payload ``{track_id, content_hash?, feature_set, version, data}``; the content hash wins (another library copy)."""
+    p = loads(row["payload"])
+    tid = lib.find_by_hash(p["content_hash"]) if p.get("content_hash") else p.get("track_id")
+    if tid is None or lib.track(tid) is None:
+        raise KeyError(f"no track for {row['item']} in this library (import the audio first)")
+    lib.put_features(tid, p["feature_set"], p["version"], p["data"])
+
+
+HANDLERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {"import": _merge_import, "features": _merge_features}
+
+
+def register_handler(stage: str, handler: Callable[[Any, dict[str, Any]], None]) -> None:
+    """Teach :func:`merge_results` a new stage: ``handler(lib, row)`` stores one successful row."""
+    HANDLERS[stage] = handler
+
+
+def merge_results(lib: Any, root: str | os.PathLike, stages: list[str] | None = None) -> MergeSummary:
+    """Replay a Parquet results dataset into ``lib`` (a :class:`~audio_alchemy.library.Library`); idempotent.
+
+    Successful rows go through the stage's handler (the same code the driver uses when it writes the database
+    directly), failed rows become error rows; a row that cannot be merged is recorded as a ``merge`` error.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no results dataset at {root}")
+    summary = MergeSummary()
+    for row in read_rows(root):
+        st = row["stage"]
+        if stages and st not in stages:
+            continue
+        handler = HANDLERS.get(st)
+        if handler is None:
+            summary.skipped.append(f"{row['item']}: no merge handler for stage {st!r}")
+            continue
+        if row["ok"]:
+            try:
+                handler(lib, row)
+            except Exception as exc:  # noqa: BLE001 - one bad row never stops the merge
+                lib.record_error("merge", f"{st}:{row['item']}", type(exc).__name__, f"{row['item']}: {exc}")
+                summary.skipped.append(f"{row['item']}: {exc}")
+                continue
+            lib.clear_error(st, row["item"])
+            summary.stored[st] = summary.stored.get(st, 0) + 1
+        else:
+            lib.record_error(st, row["item"], row["kind"] or "error", row["message"] or row["item"])
+            summary.errors[st] = summary.errors.get(st, 0) + 1
+    return summary
+
+
+# -- producing: any jobs.run batch, results to Parquet ---------------------------------------------------------------
+def run_to_parquet(
+    items: list[Any], fn: Callable[[Any], Any], out: str | os.PathLike, stage: str, *,
+    key: Callable[[Any], str] = str, payload: Callable[[Any, Any], Any] | None = None,
+    workers: int | None = None, scheduler: str | None = None, progress: bool = True, rows_per_part: int = 2000,
+) -> tuple[Any, int]:
+    """Run ``fn`` over the items not yet in ``out`` for ``stage`` and write every outcome there (no database).
+
+    ``key(item)`` names an item (the ``item`` column); ``payload(item, result)`` shapes the stored result (default:
+    the result itself). Returns ``(jobs.JobSummary, items skipped as already written)``; re-running resumes.
+    """
+    from . import run
+
+    root = parse_out(out) if str(out).startswith(SCHEME) else Path(out)
+    with ParquetSink(root, stage, rows_per_part=rows_per_part) as sink:
+        done = sink.done_items()
+        todo = [it for it in items if key(it) not in done]
+        summary = run(
+            todo, fn,
+            lambda it, res: sink.add(key(it), True, payload(it, res) if payload else res),
+            lambda it, exc: sink.add_error(key(it), exc),
+            workers=workers, scheduler=scheduler, desc=f"{stage} -> parquet", progress=progress, label=key,
+        )
+    return summary, len(items) - len(todo)
+
+
+__all__ = [
+    "HANDLERS", "MergeSummary", "ParquetSink", "dumps", "loads", "merge_results", "parse_out", "part_files",
+    "read_rows", "register_handler", "run_to_parquet",
+]
