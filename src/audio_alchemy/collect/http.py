@@ -79,7 +79,7 @@ class PoliteClient:
 
     ``intervals`` maps a host (``netloc``) to its minimum spacing in seconds; ``default_interval`` covers
     the rest. ``cache_dir=None`` disables caching. ``sleep``/``clock`` are injectable for tests.
-    ``request_log`` records ``(monotonic time, redacted URL, status)`` of every request that went out.
+    ``request_log`` records ``(send time, redacted URL, status)`` of every request that went out.
     """
 
     cache_dir: Path | None = None
@@ -107,7 +107,8 @@ class PoliteClient:
         host = urllib.parse.urlsplit(base_url).netloc
         self.intervals[host] = max(float(seconds), self.intervals.get(host, 0.0))
 
-    def _wait_turn(self, host: str) -> None:
+    def _wait_turn(self, host: str) -> float:
+        """Sleep until this host may be asked again; returns the send time."""
         interval = self.intervals.get(host, self.default_interval)
         with self._lock:
             last = self._last.get(host)
@@ -115,7 +116,8 @@ class PoliteClient:
                 delay = last + interval - self.clock()
                 if delay > 0:
                     self.sleep(delay)
-            self._last[host] = self.clock()
+            now = self._last[host] = self.clock()
+        return now
 
     # -- cache -----------------------------------------------------------------------------------
     def _cache_path(self, url: str, headers: Mapping[str, str]) -> Path | None:
@@ -168,16 +170,16 @@ class PoliteClient:
         host = urllib.parse.urlsplit(url).netloc
         attempt = 0
         while True:
-            self._wait_turn(host)
+            sent = self._wait_turn(host)
             retry_after: float | None = None
             try:
                 req = urllib.request.Request(url, headers=dict(headers), method="GET")
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310 - http(s) URLs only
                     data = resp.read()
-                    self.request_log.append((self.clock(), redact(url), resp.status))
+                    self.request_log.append((sent, redact(url), resp.status))
                     return resp.status, data
             except urllib.error.HTTPError as exc:
-                self.request_log.append((self.clock(), redact(url), exc.code))
+                self.request_log.append((sent, redact(url), exc.code))
                 if exc.code == 404 and allow_404:
                     return 404, b""
                 if exc.code not in RETRY_STATUSES or attempt >= self.retries:
@@ -185,7 +187,7 @@ class PoliteClient:
                     raise HttpError(redact(url), exc.code, f"HTTP {exc.code}{': ' + detail if detail else ''}") from None
                 retry_after = _retry_after(exc.headers.get("Retry-After"))
             except (urllib.error.URLError, ConnectionError, TimeoutError, OSError) as exc:
-                self.request_log.append((self.clock(), redact(url), None))
+                self.request_log.append((sent, redact(url), None))
                 if attempt >= self.retries:
                     reason = getattr(exc, "reason", exc)
                     raise HttpError(redact(url), None, f"connection failed: {reason}") from None

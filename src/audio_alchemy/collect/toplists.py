@@ -55,8 +55,8 @@ def base_title(title: str) -> str:
 
 def title_key(title: str) -> str:
     """A comparison key for song identity: base title, case-folded, punctuation and spacing removed."""
-    t = base_title(title).casefold().replace("&", "and")
-    return re.sub(r"[\W_]+", "", t) or title.casefold()
+    b = base_title(title)
+    return re.sub(r"[\W_]+", "", b.casefold().replace("&", "and")) or " ".join(b.split()).casefold()
 
 
 def is_variant(title: str) -> bool:
