@@ -67,19 +67,26 @@ class _Guard:
                     await _send_plain(send, 413, b"request body too large")
                     return
         seen = 0
-        started = False
+        started = rejected = False
 
         async def limited_receive() -> dict:
-            nonlocal seen
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             msg = await receive()
             if msg["type"] == "http.request":
                 seen += len(msg.get("body", b""))
                 if seen > self.limit:
-                    raise _BodyTooLarge
+                    rejected = True
+                    if not started:
+                        await _send_plain(send, 413, b"request body too large")
+                    return {"type": "http.disconnect"}  # the app stops reading; its response is dropped
             return msg
 
         async def send_with_headers(msg: dict) -> None:
             nonlocal started
+            if rejected:
+                return
             if msg["type"] == "http.response.start":
                 started = True
                 msg = dict(msg)
@@ -88,13 +95,9 @@ class _Guard:
 
         try:
             await self.app(scope, limited_receive, send_with_headers)
-        except _BodyTooLarge:
-            if not started:
-                await _send_plain(send, 413, b"request body too large")
-
-
-class _BodyTooLarge(Exception):
-    pass
+        except Exception:
+            if not rejected:
+                raise
 
 
 async def _send_plain(send: Any, status: int, body: bytes) -> None:
@@ -153,7 +156,8 @@ class PlayIn(BaseModel):
     seconds: float | None = Field(None, ge=0, le=24 * 3600)
 
 
-TrackId = Annotated[int, PathParam(ge=1, le=2**62, description="Track id (from /api/tracks)")]
+TrackId = Annotated[int, PathParam(description="Track id (from /api/tracks)")]
+MAX_ID = 2**62  # larger integers do not fit SQLite's INTEGER; like any unknown id they are 404
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -306,6 +310,13 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
     def not_found(exc: media.NotFound) -> HTTPException:
         return HTTPException(404, str(exc))
 
+    def lib_for(track_id: int) -> Library:
+        """The thread's library, after checking that ``track_id`` names a track (404 otherwise)."""
+        lib = libs.get()
+        if not 0 < track_id < MAX_ID or lib.track(track_id) is None:
+            raise HTTPException(404, f"no track {track_id}")
+        return lib
+
     # -- page ----------------------------------------------------------------------------------------
     @app.get("/", include_in_schema=False)
     def index() -> Response:
@@ -346,39 +357,36 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
     @app.get("/api/tracks/{track_id}", summary="One track: tags, files, stems, features, images, predictions, ratings")
     def track(track_id: TrackId) -> dict[str, Any]:
         try:
-            return track_detail(libs.get(), track_id)
+            return track_detail(lib_for(track_id), track_id)
         except media.NotFound as exc:
             raise not_found(exc) from None
 
-    @app.api_route("/api/tracks/{track_id}/audio/{variant}", methods=["GET", "HEAD"],
-                   summary="Stream a track's audio (original, wav, mp3, vocals, accompaniment) with HTTP ranges")
+    @app.head("/api/tracks/{track_id}/audio/{variant}", include_in_schema=False)
+    @app.get("/api/tracks/{track_id}/audio/{variant}",
+             summary="Stream a track's audio (original, wav, mp3, vocals, accompaniment) with HTTP ranges")
     def audio(request: Request, track_id: TrackId, variant: str) -> Response:
         try:
-            f = media.audio_file(libs.get(), track_id, variant)
+            f = media.audio_file(lib_for(track_id), track_id, variant)
         except media.NotFound as exc:
             raise not_found(exc) from None
         return file_response(request, f)
 
     @app.get("/api/tracks/{track_id}/images/{kind}", summary="An image artifact of a track (e.g. mel_viridis_png)")
-    def image(request: Request, track_id: TrackId, kind: Annotated[str, PathParam(max_length=64, pattern=r"^[A-Za-z0-9_]+$")]) -> Response:
+    def image(request: Request, track_id: TrackId, kind: str) -> Response:
         try:
-            f = media.image_file(libs.get(), track_id, kind)
+            f = media.image_file(lib_for(track_id), track_id, kind)
         except media.NotFound as exc:
             raise not_found(exc) from None
         return file_response(request, f)
 
     @app.get("/api/tracks/{track_id}/ratings", summary="Ratings of a track")
     def get_ratings(track_id: TrackId) -> list[dict[str, Any]]:
-        lib = libs.get()
-        if lib.track(track_id) is None:
-            raise HTTPException(404, f"no track {track_id}")
+        lib = lib_for(track_id)
         return lib.ratings(track_id)
 
     @app.post("/api/tracks/{track_id}/ratings", status_code=201, summary="Rate a track on a 2-, 3- or 5-point Likert scale")
     def post_rating(track_id: TrackId, rating: Annotated[RatingIn, Body()]) -> dict[str, Any]:
-        lib = libs.get()
-        if lib.track(track_id) is None:
-            raise HTTPException(404, f"no track {track_id}")
+        lib = lib_for(track_id)
         try:
             norm = lib.add_rating(track_id, rating.user_id, rating.scale, rating.score)
         except ValueError as exc:
@@ -388,17 +396,13 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
 
     @app.post("/api/tracks/{track_id}/plays", status_code=201, summary="Record a listen")
     def post_play(track_id: TrackId, play: Annotated[PlayIn, Body()]) -> dict[str, Any]:
-        lib = libs.get()
-        if lib.track(track_id) is None:
-            raise HTTPException(404, f"no track {track_id}")
+        lib = lib_for(track_id)
         lib.add_play(track_id, play.user_id, play.seconds)
         return {"track_id": track_id, "user_id": play.user_id, "seconds": play.seconds}
 
     @app.get("/api/tracks/{track_id}/similar", summary="Sound-alikes of a track (when the recommend layer is installed)")
     def similar(track_id: TrackId, k: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
-        lib = libs.get()
-        if lib.track(track_id) is None:
-            raise HTTPException(404, f"no track {track_id}")
+        lib = lib_for(track_id)
         return {"track_id": track_id, **_call(recs.sound_alikes, lib, track_id, k)}
 
     @app.get("/api/recommendations", summary="Recommendations for a user (when the recommend layer is installed)")

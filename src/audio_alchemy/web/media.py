@@ -134,6 +134,8 @@ def audio_file(lib: Library, track_id: int, variant: str) -> ServedFile:
 
 def image_file(lib: Library, track_id: int, kind: str) -> ServedFile:
     """An image artifact (e.g. ``mel_viridis_png``) of a track, looked up by kind in the artifacts table."""
+    if len(kind) > 64 or not kind.replace("_", "").isalnum():
+        raise NotFound("unknown artifact kind")
     if lib.track(track_id) is None:
         raise NotFound(f"no track {track_id}")
     path = lib.artifacts(track_id).get(kind)

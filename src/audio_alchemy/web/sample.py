@@ -83,25 +83,39 @@ def make_sample_library(folder: str | Path, seconds: float = 4.0, n_songs: int =
     return db
 
 
+def _mel_filters(freqs: np.ndarray, n_mels: int) -> np.ndarray:
+    """Triangular mel filters ``(n_mels, len(freqs))`` (HTK mel scale); numpy only, so the fixture stays fast."""
+    to_mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    edges = 700 * (10 ** (np.linspace(0, to_mel(freqs[-1]), n_mels + 2) / 2595) - 1)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    return np.maximum(0, np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)))
+
+
 def _extras(lib: Library, tid: int, mix: np.ndarray, genre: str, folder: Path) -> None:
-    """Real (if simple) numbers for the feature table, a labelled fixture prediction, and a mel image."""
-    import librosa
+    """Real (if simple, numpy-only) numbers for the feature table, a labelled fixture prediction, a mel image."""
     from PIL import Image
 
-    y = mix.mean(axis=0)
-    S = np.abs(librosa.stft(y, n_fft=2048)) ** 2
-    mel = librosa.feature.melspectrogram(S=S, sr=SR, n_mels=96)
-    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=13)
-    freqs = librosa.fft_frequencies(sr=SR, n_fft=2048)
+    y = mix.mean(axis=0).astype(np.float64)
+    n_fft, hop = 2048, 512
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(y, n_fft // 2), n_fft)[::hop]
+    S = np.abs(np.fft.rfft(frames * np.hanning(n_fft), axis=1)).T ** 2  # (bins, frames)
+    freqs = np.fft.rfftfreq(n_fft, 1 / SR)
+    mel = _mel_filters(freqs, 96) @ S
+    log_mel = 10 * np.log10(np.maximum(mel, 1e-10))
+    n = log_mel.shape[0]
+    dct = np.cos(np.pi / n * (np.arange(n) + 0.5)[None, :] * np.arange(13)[:, None]) * np.sqrt(2 / n)
+    mfcc = dct @ log_mel
     energy = S.sum(axis=1)
     top = np.argsort(energy)[::-1][:3]
-    chroma = librosa.feature.chroma_stft(S=S, sr=SR)
-    keys = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+    audible = freqs > 30
+    pitch_class = np.round(12 * np.log2(freqs[audible] / 440.0)).astype(int) % 12  # 0 = A
+    chroma = np.bincount(pitch_class, weights=energy[audible], minlength=12)
+    keys = ("A", "A#", "B", "C", "C#", "D", "D#", "E", "F", "F#", "G", "G#")
     feats = {
         "duration": round(y.size / SR, 3),
-        "key": keys[int(np.argmax(chroma.mean(axis=1)))],
-        "zero_crossing_rate": float(librosa.feature.zero_crossing_rate(y).mean()),
-        "rms_energy": float(librosa.feature.rms(y=y).mean()),
+        "key": keys[int(np.argmax(chroma))],
+        "zero_crossing_rate": float(np.mean(np.abs(np.diff(np.signbit(y).astype(np.int8))))),
+        "rms_energy": float(np.sqrt((frames**2).mean(axis=1)).mean()),
         "mfcc_mean": float(mfcc.mean()),
         "mfcc_std": float(mfcc.std()),
         **{f"freq_e_{k + 1}": [float(freqs[j]), float(energy[j])] for k, j in enumerate(top)},
@@ -111,7 +125,7 @@ def _extras(lib: Library, tid: int, mix: np.ndarray, genre: str, folder: Path) -
     genres = ("Pop", "Rock", "Blues", "EDM")
     scores = {g: (0.55 if g == genre else 0.15) for g in genres}
     lib.put_prediction(tid, "genre", "sample-fixture", genre, scores)
-    db = librosa.power_to_db(mel, ref=np.max)
+    db = log_mel - log_mel.max()
     img = (np.clip((db + 80) / 80, 0, 1) * 255).astype(np.uint8)[::-1]
     import matplotlib
 
