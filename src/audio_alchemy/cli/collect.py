@@ -12,9 +12,9 @@ from rich.table import Table
 from ..collect import Artist, Sources, collect, enrich
 from ..collect.download import DEFAULT_SEARCH
 from ..collect.http import CONTACT_ENV, PoliteClient, contact_info
-from ..collect.musicbrainz import MUSICBRAINZ_INTERVAL, MUSICBRAINZ_URL
+from ..collect.musicbrainz import MUSICBRAINZ_URL
 from ..collect.pipeline import ArtistPlan, CollectResult, source_for
-from ..collect.toplists import LASTFM_URL, LISTENBRAINZ_INTERVAL, LISTENBRAINZ_URL
+from ..collect.toplists import LASTFM_URL, LISTENBRAINZ_URL
 from ..library import Library
 from .common import DbOption, console, err_console, fail, interrupted, open_library, print_json
 

@@ -12,8 +12,9 @@ with ``Library.record_error(stage="collect")`` and the batch goes on.
 
 from __future__ import annotations
 
-import json
+import shutil
 import sqlite3
+import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from .. import config, jobs
 from ..library import Library, import_paths
 from ..library.importer import identify
 from .download import DEFAULT_SEARCH, fetch_audio, is_url, safe_filename
-from .http import HttpError, PoliteClient
+from .http import PoliteClient
 from .musicbrainz import MUSICBRAINZ_INTERVAL, MUSICBRAINZ_URL, Artist, ArtistMatch, MusicBrainz
 from .toplists import LASTFM_URL, LISTENBRAINZ_INTERVAL, LISTENBRAINZ_URL, LastFm, ListenBrainz, TopTrack, title_key, top_tracks
 
@@ -301,6 +302,9 @@ def collect(
         jobs_in.append({"i": i, "source": source_for(s, search), "out_dir": str(root / safe_filename(s.artist.name)),
                         "stem": f"{s.artist.name} - {s.track.title}", "length": s.track.length, "label": s.label})
 
+    for d in {j["out_dir"] for j in jobs_in}:
+        remove_stale_downloads(d)
+
     def on_result(job: dict[str, Any], got: dict[str, Any]) -> None:
         s = by_item[job["i"]]
         tags = song_tags(s)
@@ -349,9 +353,22 @@ def collect(
     return result
 
 
+def remove_stale_downloads(folder: str | Path, older_than: float = 3600.0) -> int:
+    """Delete ``.dl-*`` temporary download folders a killed run left behind (only old ones: another run may be active)."""
+    n = 0
+    for d in Path(folder).glob(".dl-*"):
+        try:
+            if d.is_dir() and time.time() - d.stat().st_mtime > older_than:
+                shutil.rmtree(d, ignore_errors=True)
+                n += 1
+        except OSError:
+            continue
+    return n
+
+
 def _known(lib: Library, s: PlannedSong) -> bool:
     return lib.conn.execute("SELECT 1 FROM collect_songs WHERE artist_mbid = ? AND song_key = ?", (s.artist.mbid, s.key)).fetchone() is not None
 
 
 __all__ = ["ArtistPlan", "CollectResult", "PlannedSong", "Sources", "collect", "ensure_schema", "fetch_song", "plan",
-           "song_states", "song_tags", "source_for", "HttpError"]
+           "remove_stale_downloads", "song_states", "song_tags", "source_for"]
