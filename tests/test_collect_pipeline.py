@@ -156,3 +156,24 @@ def test_enrich_fills_genre_and_country_of_existing_tracks(server, tmp_path):
     assert [e["item"] for e in lib.errors("enrich")] == ["artist:Unknown Band"]
     assert enrich(lib, sources=_sources(server, tmp_path / "c")).artists == 1  # only the one still missing
     lib.close()
+
+
+def test_cli_interactive_choice_and_enrich_command(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("AUDIO_ALCHEMY_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AUDIO_ALCHEMY_CONTACT", "test@example.org")
+    common = ["--musicbrainz-url", server.url, "--request-interval", "0"]
+    runner = CliRunner()
+    res = runner.invoke(app, ["collect", "--artists", "Nirvana", "--dry-run", "--interactive", "--listenbrainz-url", server.url,
+                              *common], input="2\n")
+    assert res.exit_code == 0, res.output
+    assert "2 artists are called 'Nirvana'" in res.output and "Rainbow Chaser" in res.output  # the UK band's song
+    assert "chosen interactively" in res.output
+
+    import numpy as np
+
+    save(tmp_path / "in" / "Björk - Army of Me.wav", 0.1 * np.random.default_rng(1).standard_normal((1, 22050)).astype("float32"), 22050)
+    db = tmp_path / "home" / "library.sqlite"
+    assert runner.invoke(app, ["import", str(tmp_path / "in"), "--db", str(db), "--workers", "0"]).exit_code == 0
+    res = runner.invoke(app, ["enrich", "--db", str(db), *common])
+    assert res.exit_code == 0, res.output
+    assert "enriched 1 track(s)" in res.output and "art pop" in res.output
