@@ -259,6 +259,10 @@ def track_detail(lib: Library, track_id: int) -> dict[str, Any]:
     if has_audio:
         audio = {v: f"{base}/audio/{v}" for v in ("original", "wav", "mp3")}
     audio.update({name: f"{base}/audio/{name}" for name in stems})
+    mp3_origin = {}
+    for name, sid in [("mix", track_id), *((n, s["id"]) for n, s in stems.items())]:
+        has_mp3 = any(f.format == "mp3" and os.path.isfile(f.fs_path) for f in lib.files(sid))
+        mp3_origin[name] = "library file" if has_mp3 else f"encoded here at {media.MP3_BITRATE} kbit/s"
     parent = None
     if t.parent_id is not None and (p := lib.track(t.parent_id)) is not None:
         parent = {"id": p.id, "label": p.label}
@@ -271,6 +275,7 @@ def track_detail(lib: Library, track_id: int) -> dict[str, Any]:
         "stems": stems,
         "sources": {"mix": track_id, **{name: s["id"] for name, s in stems.items()}},
         "audio": audio,
+        "mp3_origin": mp3_origin,
         "features": lib.feature_sets(track_id),
         "artifacts": sorted(artifacts),
         "images": [{"kind": k, "url": f"{base}/images/{k}"} for k in media.image_kinds(artifacts)],

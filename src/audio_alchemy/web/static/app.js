@@ -188,16 +188,16 @@ function drawSpectrum() {
   }
   // legend
   g.textAlign = "left"; g.font = "12px system-ui, sans-serif";
-  const rate = state.info ? state.info.mp3_bitrate : 128;
-  const items = [["wav", "#4cc9f0", "WAV (lossless)"], ["mp3", "#fca311", `MP3 (${rate} kbit/s if made here)`]];
+  const origin = state.detail && state.detail.mp3_origin ? state.detail.mp3_origin[state.source] : null;
+  const items = [["wav", "#4cc9f0", "WAV (lossless)"], ["mp3", "#fca311", origin ? `MP3 (${origin})` : "MP3"]];
   items.forEach(([f, col, label], i) => {
-    const x = L + w - 230, y = T + 16 + i * 17;
+    const x = L + w - 260, y = T + 16 + i * 17;
     g.fillStyle = col; g.fillRect(x, y - 8, 14, 3);
     g.fillStyle = "#e6e9ee"; g.fillText(label + (f === state.format ? "  ◀ heard" : ""), x + 20, y - 3);
   });
 }
 
-const SG_LEFT = 44;
+const SG_LEFT = 44, SG_SPEED = 90;  // px of spectrogram per second of playback
 function drawSpectrogramColumn() {
   const c = $("spectrogram"), g = c.getContext("2d");
   const W = c.width, H = c.height, B = 0, h = H - B, fmax = nyquist();
@@ -211,12 +211,17 @@ function drawSpectrogramColumn() {
   g.fillStyle = "#8b95a3"; g.font = "10px system-ui, sans-serif"; g.textAlign = "right";
   for (const f of [50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000]) {
     if (f > fmax) continue;
-    const y = h - (Math.log(f / FMIN) / Math.log(fmax / FMIN)) * h;
+    const y = Math.max(9, h - (Math.log(f / FMIN) / Math.log(fmax / FMIN)) * h);
     g.fillText(f >= 1000 ? `${f / 1000}k` : String(f), SG_LEFT - 4, y + 3);
   }
-  if (!engine.ctx || !engine.playing) return;
-  // scroll left by 2 px and paint the newest column on the right
-  const step = 2;
+  const now = performance.now(), last = draw.sgLast || now;
+  draw.sgLast = now;
+  if (!engine.ctx || !engine.playing) { draw.sgCarry = 0; return; }
+  // scroll at SG_SPEED px/s whatever the frame rate, and paint the newest columns on the right
+  draw.sgCarry = (draw.sgCarry || 0) + ((now - last) / 1000) * SG_SPEED;
+  const step = Math.min(40, Math.floor(draw.sgCarry));
+  if (step < 1) return;
+  draw.sgCarry -= step;
   g.drawImage(c, SG_LEFT + step, 0, W - SG_LEFT - step, h, SG_LEFT, 0, W - SG_LEFT - step, h);
   const an = engine.an[state.format], bytes = engine.bytes;
   an.getByteFrequencyData(bytes);
