@@ -11,6 +11,7 @@ documented here; within a few per cent of the inverse-STFT values on music).
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 COLUMNS = (
@@ -22,6 +23,47 @@ COLUMNS = (
 )
 
 
+@numba.njit(cache=True)
+def _running_median_rows(x, k):  # pragma: no cover - numba
+    """Median filter of width ``k`` (odd) along each row, scipy.ndimage 'reflect' edges, O(k) per step.
+
+    Our own because scipy.ndimage.median_filter took 10x longer on a (650, 1025) spectrogram.
+    """
+    R, N = x.shape
+    h = k // 2
+    out = np.empty_like(x)
+    win = np.empty(k, dtype=x.dtype)
+    p = np.empty(N + 2 * h, dtype=x.dtype)
+    for r in range(R):
+        row = x[r]
+        for i in range(N + 2 * h):
+            j = i - h
+            while j < 0 or j >= N:  # half-sample symmetric reflection: d c b a | a b c d | d c b a
+                if j < 0:
+                    j = -j - 1
+                if j >= N:
+                    j = 2 * N - j - 1
+            p[i] = row[j]
+        for i in range(k):
+            win[i] = p[i]
+        win.sort()
+        out[r, 0] = win[h]
+        for i in range(1, N):
+            old = p[i - 1]
+            new = p[i - 1 + k]
+            # remove old
+            pos = np.searchsorted(win, old)
+            for m in range(pos, k - 1):
+                win[m] = win[m + 1]
+            # insert new into win[0:k-1]
+            q = np.searchsorted(win[: k - 1], new)
+            for m in range(k - 1, q, -1):
+                win[m] = win[m - 1]
+            win[q] = new
+            out[r, i] = win[h]
+    return out
+
+
 def hpss_shares(magnitude: np.ndarray, kernel: int = 31, power: float = 2.0, time_step: int = 1,
                 ) -> tuple[np.ndarray, np.ndarray]:
     """librosa.decompose.hpss soft masks ``(frames, bins)`` for the harmonic and percussive parts.
@@ -29,10 +71,9 @@ def hpss_shares(magnitude: np.ndarray, kernel: int = 31, power: float = 2.0, tim
     Median filters: harmonic along time, percussive along frequency (kernel 31), masks
     ``H^p / (H^p + P^p)`` with p = 2, as librosa.
     """
-    from scipy.ndimage import median_filter
-
-    harm = median_filter(magnitude, size=(kernel, 1), mode="reflect")
-    perc = median_filter(magnitude, size=(1, kernel), mode="reflect")
+    mag = np.ascontiguousarray(magnitude, dtype=np.float32)
+    harm = _running_median_rows(np.ascontiguousarray(mag.T), kernel).T  # along time
+    perc = _running_median_rows(mag, kernel)  # along frequency
     hp, pp = harm**power, perc**power
     tot = hp + pp
     ok = tot > np.finfo(np.float32).tiny

@@ -1,0 +1,136 @@
+"""Feature commands: ``alchemy features`` (one file or the whole library), ``alchemy compare``, ``alchemy convert``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, fail, interrupted, open_library, print_json
+
+
+def features_cmd(
+    file: Annotated[Path | None, typer.Argument(help="One audio file: print its features (no library). Omit for the library job.")] = None,
+    feature_set: Annotated[str, typer.Option("--set", help="Feature set: seed (the study's Table 1) or full.")] = "seed",
+    images: Annotated[bool, typer.Option("--images", help="Also write log-mel .npz and grey/viridis PNGs.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="With FILE and --images: image file stem (default beside the file).")] = None,
+    track_type: Annotated[int, typer.Option("--track-type", help="With FILE: 0 full mix, 1 vocals, 2 accompaniment.")] = 0,
+    workers: WorkersOption = None,
+    scheduler: SchedulerOption = "local",
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute tracks that already have this set.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Compute features: for FILE print them (JSON); without FILE, for every library track not done yet (resumable)."""
+    from ..features import FEATURE_SETS
+
+    if feature_set not in FEATURE_SETS:
+        fail(f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}")
+    if file is not None:
+        _one_file(file, feature_set, images, out, track_type, as_json)
+        return
+    from ..features.batch import run_features
+
+    with open_library(db) as lib:
+        try:
+            s = run_features(lib, feature_set=feature_set, images=images, workers=workers, scheduler=scheduler,
+                             progress=not as_json, force=force)
+        except KeyboardInterrupt:
+            interrupted()
+        if as_json:
+            print_json({"feature_set": feature_set, "total": s.total, "done": s.done, "failed": s.failed,
+                        "skipped": s.skipped, "status": s.status, "errors": s.errors})
+            return
+        console.print(f"features [bold]{feature_set}[/bold]: {s.done} computed, {s.skipped} already done, "
+                      f"[{'red' if s.failed else 'green'}]{s.failed} error(s)[/]")
+        for line in s.errors[:10]:
+            err_console.print(f"  [red]✗[/red] {line}", highlight=False)
+
+
+def _one_file(file: Path, feature_set: str, images: bool, out: Path | None, track_type: int, as_json: bool) -> None:
+    from ..features.frontend import analyze
+    from ..features.images import save_images
+    from ..features.sets import _json_safe, full_features, seed_features
+    from ..io import AudioError, load
+
+    try:
+        audio = load(file)
+    except AudioError as exc:
+        fail(str(exc))
+    if audio.samples.size == 0:
+        fail(f"{file}: no samples")
+    fe = analyze(audio.samples, audio.sr)
+    if feature_set == "seed":
+        feats = _json_safe(seed_features(fe, track_type))
+    else:
+        feats = full_features(fe, audio.samples, audio.sr, track_type)
+    if images:
+        stem = out if out is not None else file.with_suffix("")
+        feats["images"] = save_images(audio.samples, audio.sr, stem, fe=fe)
+    print_json(feats)  # single file: always JSON (--json accepted for symmetry)
+
+
+def compare_cmd(
+    a: Annotated[Path, typer.Argument(help="Reference file (e.g. the WAV).")],
+    b: Annotated[Path | None, typer.Argument(help="Other version (e.g. the MP3); omitted: A is encoded to MP3 and compared.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Save the dB-vs-frequency plot here (PNG).")] = None,
+    bitrate: Annotated[int, typer.Option("--bitrate", help="kbit/s when B is omitted and A is encoded to MP3.")] = 192,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Spectral similarity of two versions of a recording (the study's WAV-vs-MP3 check), per-band dB and cutoff."""
+    from ..features.compare import compare_arrays, plot as plot_cmp
+    from ..io import AudioError, encode_mp3, load
+
+    try:
+        aa = load(a)
+        if b is None:
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as d:
+                p = Path(d) / "encoded.mp3"
+                p.write_bytes(encode_mp3(aa.samples, aa.sr, bitrate=bitrate))
+                bb = load(p)
+            label_b = f"MP3 {bitrate} kbit/s"
+        else:
+            bb = load(b)
+            label_b = b.name
+    except AudioError as exc:
+        fail(str(exc))
+    c = compare_arrays(aa.samples, aa.sr, bb.samples, bb.sr)
+    if plot is not None:
+        plot_cmp(c, plot, a.name, label_b)
+    if as_json:
+        d = c.summary()
+        d["plot"] = str(plot) if plot else None
+        print_json(d)
+        return
+    console.print(f"histogram similarity [bold]{c.histogram_similarity:.4f}[/bold] "
+                  f"(cosine {c.cosine_similarity:.4f}), analysed at {c.sr} Hz")
+    console.print("per octave band, B - A (dB): " + ", ".join(
+        f"{k} Hz {v:+.2f}" for k, v in c.band_db_diff.items() if v is not None))
+    console.print(f"cutoff: {'%.0f Hz' % c.cutoff_hz if c.cutoff_hz else 'none (B kept the full band)'}")
+    if plot is not None:
+        console.print(f"plot: {plot}")
+
+
+def convert_cmd(
+    src: Annotated[Path, typer.Argument(help="Input audio file.")],
+    dst: Annotated[Path, typer.Argument(help="Output file; the format follows the suffix (.wav, .flac, .ogg, .mp3).")],
+    bitrate: Annotated[int, typer.Option("--bitrate", help="MP3 kbit/s.")] = 192,
+) -> None:
+    """Convert between WAV, FLAC, OGG and MP3 (decode, then encode; LAME for MP3)."""
+    from ..io import AudioError, load, save
+
+    try:
+        audio = load(src)
+        out = save(dst, audio.samples, audio.sr, bitrate=bitrate)
+    except (AudioError, ValueError) as exc:
+        fail(str(exc))
+    console.print(f"wrote {out} ({audio.duration:.1f} s, {audio.sr} Hz, {audio.samples.shape[0]} ch)")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("features")(features_cmd)
+    app.command("compare")(compare_cmd)
+    app.command("convert")(convert_cmd)

@@ -1,0 +1,110 @@
+"""The library-wide features job: every track (songs and stems) lacking ``(feature_set, VERSION)`` gets it.
+
+Runs on ``audio_alchemy.jobs.run``: workers decode and compute (``_compute_one``, top-level and picklable),
+the calling process alone writes the database (features row, image artifacts, errors). Resumable: tracks
+already stored with this set and version are skipped; a failed file is recorded in ``errors`` (stage
+``features:<set>``) with its typed kind and the batch goes on; a later success clears the error.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .sets import FEATURE_SETS, VERSION
+
+
+@dataclass(frozen=True)
+class FeatureTask:
+    """One unit of work, picklable: which file, which set, where images go (None = no images)."""
+
+    track_id: int
+    path: str
+    track_type: int
+    feature_set: str
+    image_stem: str | None = None
+
+    def __str__(self) -> str:
+        return self.path
+
+
+def _limit_threads() -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+def _compute_one(task: FeatureTask) -> tuple[dict[str, Any], dict[str, str]]:
+    """Worker side: one decode, one front end, the feature set and (optionally) the mel images."""
+    _limit_threads()
+    from ..io import load
+    from .frontend import analyze
+    from .images import save_images
+    from .sets import full_features, seed_features, _json_safe
+
+    audio = load(task.path)
+    if audio.samples.size == 0:
+        from ..io import EmptyAudio
+
+        raise EmptyAudio(task.path, "no samples")
+    fe = analyze(audio.samples, audio.sr)
+    if task.feature_set == "seed":
+        feats = _json_safe(seed_features(fe, task.track_type))
+    else:
+        feats = full_features(fe, audio.samples, audio.sr, task.track_type)
+    arts = save_images(audio.samples, audio.sr, task.image_stem, fe=fe) if task.image_stem else {}
+    return feats, arts
+
+
+def pending_tasks(lib, feature_set: str = "seed", images: bool = False, force: bool = False) -> tuple[list[FeatureTask], int]:
+    """Tasks for every track without ``(feature_set, VERSION)`` (all tracks with ``force``); also the skip count."""
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; choose one of {FEATURE_SETS}")
+    done = set() if force else lib.tracks_with_features(feature_set, VERSION)
+    img_dir = lib.derived_dir("images") if images else None
+    tasks, skipped = [], 0
+    for t in lib.tracks():
+        has_images = images and {"mel_grey", "mel_viridis", "mel_npz"} <= set(lib.artifacts(t.id))
+        if t.id in done and (not images or has_images):
+            skipped += 1
+            continue
+        path = lib.track_path(t.id)
+        if path is None:
+            lib.record_error(f"features:{feature_set}", f"track {t.id}", "missing_file",
+                             f"track {t.id}: no existing file")
+            continue
+        stem = str(Path(img_dir) / f"{t.id}") if img_dir is not None else None
+        tasks.append(FeatureTask(t.id, path, int(t.track_type), feature_set, stem))
+    return tasks, skipped
+
+
+def run_features(lib, feature_set: str = "seed", images: bool = False, workers: int | None = None,
+                 scheduler: str | None = None, progress: bool = True, force: bool = False):
+    """Compute ``feature_set`` for every track not done yet; store rows/artifacts; return the JobSummary."""
+    from .. import jobs
+
+    tasks, skipped = pending_tasks(lib, feature_set, images, force)
+    stage = f"features:{feature_set}"
+    job_id = lib.start_job(stage, {"feature_set": feature_set, "version": VERSION, "images": images},
+                           total=len(tasks))
+
+    def on_result(task: FeatureTask, value) -> None:
+        feats, arts = value
+        with lib.transaction():
+            lib.put_features(task.track_id, task.feature_set, VERSION, feats)
+            for kind, path in arts.items():
+                lib.put_artifact(task.track_id, kind, path)
+            lib.clear_error(stage, task.path)
+
+    def on_error(task: FeatureTask, exc: BaseException) -> None:
+        kind = getattr(exc, "kind", type(exc).__name__)
+        lib.record_error(stage, task.path, kind, str(exc) if task.path in str(exc) else f"{task.path}: {exc}",
+                         job_id)
+
+    summary = jobs.run(tasks, functools.partial(_compute_one), on_result, on_error, workers=workers,
+                       scheduler=scheduler, desc=f"features {feature_set}", progress=progress)
+    summary.skipped = skipped
+    lib.finish_job(job_id, summary.status, summary.done, summary.failed, skipped)
+    return summary
