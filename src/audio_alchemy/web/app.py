@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field, model_validator
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from .. import __version__
@@ -251,8 +252,9 @@ def track_detail(lib: Library, track_id: int) -> dict[str, Any]:
               "exists": os.path.isfile(f.fs_path)} for f in lib.files(track_id)]
     has_audio = media.source_file(lib, track_id) is not None
     stems = {}
+    stem_tracks = lib.stems(track_id)
     for name, tt in media.STEM_TYPES.items():
-        s = lib.stems(track_id).get(tt)
+        s = stem_tracks.get(tt)
         if s is not None and media.source_file(lib, s.id) is not None:
             stems[name] = {"id": s.id, "separator": s.separator, "duration": s.duration}
     audio = {}
@@ -344,13 +346,13 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
 
     # -- JSON API ------------------------------------------------------------------------------------
     @app.get("/api/info", summary="Library summary and which panels the server can fill")
-    def info() -> dict[str, Any]:
+    async def info() -> dict[str, Any]:
         lib = libs.get()
         return {"version": __version__, "db": db.name, "stats": lib.stats(), "capabilities": recs.capabilities(),
                 "variants": list(media.VARIANTS), "likert_scales": list(LIKERT_SCALES), "mp3_bitrate": media.MP3_BITRATE}
 
     @app.get("/api/tracks", summary="Songs, searched and sorted, one page at a time")
-    def tracks(
+    async def tracks(
         q: Annotated[str, Query(max_length=200, description="Words to find in artist/title/album/genre")] = "",
         sort: Annotated[Literal[tuple(SORTS)], Query()] = "title",  # type: ignore[valid-type]
         order: Annotated[Literal["asc", "desc"], Query()] = "asc",
@@ -360,7 +362,7 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
         return list_tracks(libs.get(), q, sort, order, limit, offset)
 
     @app.get("/api/tracks/{track_id}", summary="One track: tags, files, stems, features, images, predictions, ratings")
-    def track(track_id: TrackId) -> dict[str, Any]:
+    async def track(track_id: TrackId) -> dict[str, Any]:
         try:
             return track_detail(lib_for(track_id), track_id)
         except media.NotFound as exc:
@@ -369,15 +371,20 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
     @app.head("/api/tracks/{track_id}/audio/{variant}", include_in_schema=False)
     @app.get("/api/tracks/{track_id}/audio/{variant}",
              summary="Stream a track's audio (original, wav, mp3, vocals, accompaniment) with HTTP ranges")
-    def audio(request: Request, track_id: TrackId, variant: str) -> Response:
+    async def audio(request: Request, track_id: TrackId, variant: str) -> Response:
+        # Reads are quick (SQLite WAL readers never wait; a 1 MiB pread from the page cache): they run on the
+        # event loop. Making a missing WAV/MP3 takes seconds, so that alone goes to a worker thread.
         try:
-            f = media.audio_file(lib_for(track_id), track_id, variant)
+            try:
+                f = media.audio_file(lib_for(track_id), track_id, variant, derive=False)
+            except media.NeedsDerivation:
+                f = await run_in_threadpool(lambda: media.audio_file(libs.get(), track_id, variant))
         except media.NotFound as exc:
             raise not_found(exc) from None
         return file_response(request, f)
 
     @app.get("/api/tracks/{track_id}/images/{kind}", summary="An image artifact of a track (e.g. mel_viridis_png)")
-    def image(request: Request, track_id: TrackId, kind: str) -> Response:
+    async def image(request: Request, track_id: TrackId, kind: str) -> Response:
         try:
             f = media.image_file(lib_for(track_id), track_id, kind)
         except media.NotFound as exc:
@@ -385,7 +392,7 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
         return file_response(request, f)
 
     @app.get("/api/tracks/{track_id}/ratings", summary="Ratings of a track")
-    def get_ratings(track_id: TrackId) -> list[dict[str, Any]]:
+    async def get_ratings(track_id: TrackId) -> list[dict[str, Any]]:
         lib = lib_for(track_id)
         return lib.ratings(track_id)
 

@@ -31,6 +31,10 @@ class NotFound(LookupError):
     """The track, variant or file does not exist (the web layer answers 404 with this message)."""
 
 
+class NeedsDerivation(Exception):
+    """The WAV/MP3 asked for must be made first (slow: the web layer does it off the event loop)."""
+
+
 @dataclass(frozen=True)
 class ServedFile:
     """A regular file to send: where, its media type, and the validators for caching."""
@@ -89,7 +93,7 @@ def derived_path(lib: Library, track: Track, fmt: str) -> Path:
     return lib.derived_dir("web", fmt) / f"{track.id}-{safe_hash}.{fmt}"
 
 
-def ensure_format(lib: Library, track: Track, fmt: str) -> str:
+def ensure_format(lib: Library, track: Track, fmt: str, derive: bool = True) -> str:
     """A file of ``track`` in ``fmt`` ("wav" or "mp3"): one the library has, else a cached conversion made now.
 
     Both the WAV and the MP3 are decoded from the same source file, so the two curves compare the codec only.
@@ -100,6 +104,8 @@ def ensure_format(lib: Library, track: Track, fmt: str) -> str:
     out = derived_path(lib, track, fmt)
     if out.is_file():
         return str(out)
+    if not derive:
+        raise NeedsDerivation(str(out))
     src = source_file(lib, track.id)
     if src is None:
         raise NotFound(f"track {track.id} has no audio file on disk")
@@ -110,8 +116,11 @@ def ensure_format(lib: Library, track: Track, fmt: str) -> str:
     return str(out)
 
 
-def audio_file(lib: Library, track_id: int, variant: str) -> ServedFile:
-    """The file answering ``variant`` of ``track_id`` (see :data:`VARIANTS`); :class:`NotFound` otherwise."""
+def audio_file(lib: Library, track_id: int, variant: str, derive: bool = True) -> ServedFile:
+    """The file answering ``variant`` of ``track_id`` (see :data:`VARIANTS`); :class:`NotFound` otherwise.
+
+    With ``derive=False`` a missing WAV/MP3 conversion raises :class:`NeedsDerivation` instead of being made.
+    """
     if variant not in VARIANTS:
         raise NotFound(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
     track = lib.track(track_id)
@@ -125,7 +134,7 @@ def audio_file(lib: Library, track_id: int, variant: str) -> ServedFile:
     elif variant == "original":
         path = source_file(lib, track_id)
     else:
-        path = ensure_format(lib, track, variant)
+        path = ensure_format(lib, track, variant, derive)
     if path is None:
         raise NotFound(f"track {track_id} has no {variant} file on disk")
     fmt = Path(path).suffix.lstrip(".").lower()
