@@ -49,8 +49,13 @@ def _tempogram_mean(oenv: np.ndarray, win_length: int) -> np.ndarray:
 
 
 def tempo(oenv: np.ndarray, sr: int = SR, hop: int = HOP, start_bpm: float = 120.0, std_bpm: float = 1.0,
-          ac_size: float = 8.0, max_tempo: float = 320.0) -> float | None:
-    """Global tempo (BPM) as ``librosa.beat.beat_track`` reports it; None for silence or clips < 2 s."""
+          ac_size: float = 8.0, max_tempo: float = 320.0, refine: bool = True) -> float | None:
+    """Global tempo (BPM): librosa.beat.beat_track's estimate; None for silence or clips < 2 s.
+
+    librosa picks a whole autocorrelation lag (at 22.05 kHz / 512 the grid near 120 BPM is 117.5, 123.0);
+    with ``refine`` the chosen lag is refined by a parabola through the tempogram peak, so a 120-BPM
+    track reads 120 (moves the value by at most half a grid step, < 2.5 %, from the study's).
+    """
     if len(oenv) * hop / sr < MIN_TEMPO_SECONDS or not np.any(oenv > 0):
         return None
     win_length = int(ac_size * sr / hop)
@@ -62,6 +67,12 @@ def tempo(oenv: np.ndarray, sr: int = SR, hop: int = HOP, start_bpm: float = 120
         logprior = -0.5 * ((np.log2(bpms) - np.log2(start_bpm)) / std_bpm) ** 2
     logprior[: int(np.argmax(bpms < max_tempo))] = -np.inf
     best = int(np.argmax(np.log1p(1e6 * tg) + logprior))
+    if refine and 1 < best < win_length - 1:
+        a, b, c = tg[best - 1], tg[best], tg[best + 1]
+        den = a - 2 * b + c
+        if den < 0:  # a real peak: parabolic vertex, at most half a lag away
+            lag = best + float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+            return float(60.0 * sr / (hop * lag))
     return float(bpms[best])
 
 

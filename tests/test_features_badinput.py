@@ -1,0 +1,82 @@
+"""Bad and unusual input has defined behaviour: silence, 0.2 s, clipping/DC, mono vs stereo, 8 and 96 kHz."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from audio_alchemy.features import extract
+from audio_alchemy.features.sets import FEATURE_SETS
+
+SR = 22050
+
+
+def tone(freq=440.0, seconds=3.0, sr=SR, amp=0.5):
+    t = np.arange(int(seconds * sr)) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def strict_json(d):
+    return json.loads(json.dumps(d, allow_nan=False))
+
+
+@pytest.mark.parametrize("fs", FEATURE_SETS)
+def test_silence_gives_none_not_nan(fs):
+    f = extract(np.zeros(3 * SR, np.float32), SR, fs)
+    strict_json(f)
+    assert f["fundamental_freq"] is None
+    assert f["key"] is None and f["tempo"] is None and f["freq_e_1"] is None
+    assert f["rms_energy"] == 0.0 and f["zero_crossing_rate"] == 0.0
+    assert f["duration"] == 3.0
+
+
+@pytest.mark.parametrize("fs", FEATURE_SETS)
+def test_short_clip_0_2_s(fs):
+    f = extract(tone(seconds=0.2), SR, fs)
+    strict_json(f)
+    assert f["duration"] == pytest.approx(0.2, abs=1 / SR)
+    assert f["tempo"] is None  # < 2 s: no tempo, by definition
+    assert f["fundamental_freq"] == pytest.approx(440, abs=2)
+
+
+def test_clipped_and_dc_offset_are_finite_and_f0_survives():
+    x = np.clip(tone(amp=3.0), -1, 1)
+    f = extract(x, SR, "full")
+    strict_json(f)
+    assert f["fundamental_freq"] == pytest.approx(440, abs=2)
+    g = extract(tone() + 0.3, SR, "full")
+    strict_json(g)
+    assert g["fundamental_freq"] == pytest.approx(440, abs=2)
+    assert g["mean"] == pytest.approx(0.3, abs=1e-3)
+
+
+def test_nan_samples_are_zeroed_not_propagated():
+    x = tone()
+    x[100:200] = np.nan
+    strict_json(extract(x, SR, "full"))
+
+
+def test_mono_equals_identical_stereo():
+    x = tone(330.0)
+    m = extract(x, SR)
+    s = extract(np.stack([x, x]), SR)
+    for k in m:
+        assert s[k] == pytest.approx(m[k], rel=1e-5) if isinstance(m[k], float) else s[k] == m[k], k
+
+
+@pytest.mark.parametrize("sr", [8000, 96000])
+def test_other_sample_rates(sr):
+    f = extract(tone(440.0, 2.0, sr), sr, "full")
+    strict_json(f)
+    assert f["fundamental_freq"] == pytest.approx(440.0, abs=1.0)
+    assert f["duration"] == pytest.approx(2.0, abs=1 / SR)
+    assert abs(f["freq_e_1"] - 440) <= SR / 2048
+
+
+def test_empty_and_unknown_set_raise():
+    with pytest.raises(ValueError):
+        extract(np.zeros(0, np.float32), SR)
+    with pytest.raises(ValueError):
+        extract(tone(), SR, "nope")
