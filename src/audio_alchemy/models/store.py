@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -249,6 +250,38 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+_SHA_MEMO: dict[tuple[str, int, int], str] = {}
+STAMP = ".sha256.json"
+
+
+def _cached_sha256(path: Path, force: bool = False) -> str:
+    """sha256 of ``path``, remembered per (path, size, mtime) in memory and in a ``.sha256.json`` stamp beside
+    it (when writable), so loading a verified model does not re-hash hundreds of MB every time."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _SHA_MEMO and not force:
+        return _SHA_MEMO[key]
+    stamp = path.parent / STAMP
+    try:
+        stamps = json.loads(stamp.read_text()) if stamp.is_file() else {}
+    except (OSError, ValueError):
+        stamps = {}
+    rec = stamps.get(path.name)
+    if rec and not force and rec.get("size") == st.st_size and rec.get("mtime_ns") == st.st_mtime_ns:
+        digest = rec["sha256"]
+    else:
+        digest = sha256_file(path)
+        stamps[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
+        try:
+            tmp = stamp.with_name(stamp.name + ".tmp")
+            tmp.write_text(json.dumps(stamps, indent=1))
+            os.replace(tmp, stamp)
+        except OSError:
+            pass  # read-only folder (package data): the in-memory memo still helps
+    _SHA_MEMO[key] = digest
+    return digest
+
+
 @dataclass
 class FileCheck:
     """The result of checking one file."""
@@ -275,8 +308,10 @@ class ModelStatus:
         return self.state == "present"
 
 
-def check_file(path: Path, f: ModelFile, full: bool = True) -> FileCheck:
-    """Check one file's existence, size and (when ``full``) sha256 against the registry entry."""
+def check_file(path: Path, f: ModelFile, full: bool = True, force: bool = False) -> FileCheck:
+    """Check one file's existence, size and (when ``full``) sha256 against the registry entry.
+
+    A sha256 computed before for the same (path, size, mtime) is reused unless ``force``."""
     if not path.is_file():
         return FileCheck(f.name, None, "missing")
     if f.size is not None and path.stat().st_size != f.size:
@@ -285,7 +320,7 @@ def check_file(path: Path, f: ModelFile, full: bool = True) -> FileCheck:
         return FileCheck(f.name, path, "unverified", "no checksum known")
     if not full:
         return FileCheck(f.name, path, "unverified", "checksum not computed (use verify)")
-    digest = sha256_file(path)
+    digest = _cached_sha256(path, force)
     if f.sha256 is not None and digest != f.sha256:
         return FileCheck(f.name, path, "corrupt", f"sha256 {digest} != expected {f.sha256}")
     if f.sha256_prefix is not None and not digest.startswith(f.sha256_prefix):
@@ -293,7 +328,7 @@ def check_file(path: Path, f: ModelFile, full: bool = True) -> FileCheck:
     return FileCheck(f.name, path, "ok", "sha256 ok")
 
 
-def check_folder(folder: Path, s: ModelSpec, full: bool = True) -> list[FileCheck] | None:
+def check_folder(folder: Path, s: ModelSpec, full: bool = True, force: bool = False) -> list[FileCheck] | None:
     """Check ``folder`` as a home of ``s``: the HF/file layout, or (demucs) the legacy ``.th`` layout.
 
     Returns None when the folder holds none of the model's files (so other places can be tried).
@@ -305,7 +340,7 @@ def check_folder(folder: Path, s: ModelSpec, full: bool = True) -> list[FileChec
         layouts.append((s.files[0],) + s.legacy_files)
     best = None
     for files in layouts:
-        checks = [check_file(folder / f.name, f, full) for f in files]
+        checks = [check_file(folder / f.name, f, full, force) for f in files]
         n_here = sum(c.state != "missing" for c in checks)
         # a demucs yaml alone does not make a model present: need at least one weight file
         weights_here = sum(c.state != "missing" for c in checks[1:]) if s.family == "demucs" else n_here
@@ -362,16 +397,14 @@ def _candidate_dirs(s: ModelSpec, model_dir: Path | None) -> list[tuple[Path, st
         if snap is not None:
             out.append((snap, "hf-cache"))
     if s.family == "demucs":
-        try:
-            import torch.hub
-
-            out.append((Path(torch.hub.get_dir()) / "checkpoints", "torch-hub"))
-        except ImportError:
-            pass
+        # where demucs' legacy downloads land (torch.hub.get_dir() without importing torch)
+        torch_home = os.environ.get("TORCH_HOME") or os.path.join(
+            os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
+        out.append((Path(torch_home) / "hub" / "checkpoints", "torch-hub"))
     return out
 
 
-def status(name: str, model_dir: Path | None = None, full: bool = False) -> ModelStatus:
+def status(name: str, model_dir: Path | None = None, full: bool = False, force: bool = False) -> ModelStatus:
     """Find a model without any network and report its state; ``full`` also checks sha256 (slower).
 
     With ``model_dir`` given, only that folder (or its ``<name>/`` sub-folder) is looked at, so a user's
@@ -383,7 +416,7 @@ def status(name: str, model_dir: Path | None = None, full: bool = False) -> Mode
     if model_dir is not None:
         places = [p for p in places if p[1] == "model-dir"]
     for folder, where in places:
-        checks = check_folder(folder, s, full)
+        checks = check_folder(folder, s, full, force)
         if checks is None:
             continue
         st = _summarise(s.name, checks, folder, where)
@@ -397,8 +430,8 @@ def status(name: str, model_dir: Path | None = None, full: bool = False) -> Mode
 
 
 def verify(name: str, model_dir: Path | None = None) -> ModelStatus:
-    """Full check (sha256 of every file with a known checksum) of the copy ``status`` finds."""
-    return status(name, model_dir=model_dir, full=True)
+    """Full check (sha256 of every file with a known checksum, re-read now) of the copy ``status`` finds."""
+    return status(name, model_dir=model_dir, full=True, force=True)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -571,7 +604,7 @@ def path(name: str, model_dir: Path | None = None, fetch_if_missing: bool = True
     ``fetch_if_missing`` allows a Hugging Face download (never when ``HF_HUB_OFFLINE`` is set).
     """
     s = spec(name)
-    st = status(s.name, model_dir=model_dir)
+    st = status(s.name, model_dir=model_dir, full=True)  # sha256 remembered in a stamp: cheap after the first time
     if st.state == "present" and st.path is not None:
         return st.path
     if st.state == "corrupt":
