@@ -1,0 +1,123 @@
+"""Images (deterministic, fixed size), WAV-vs-MP3 comparison, the library batch job and the CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audio_alchemy.features.compare import compare_arrays, plot
+from audio_alchemy.features.images import DB_RANGE, IMAGE_SIZE, save_images
+from audio_alchemy.io import encode_mp3, save
+
+SR = 22050
+
+
+def music(seconds=4.0, sr=44100, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    x = sum(np.sin(2 * np.pi * f * t) / (i + 1) for i, f in enumerate([220, 440, 660, 3000, 9000, 15000]))
+    return (0.1 * x + 0.01 * rng.standard_normal(len(t))).astype(np.float32)
+
+
+def test_images_are_deterministic_with_fixed_size(tmp_path):
+    from PIL import Image
+
+    x = music(3.0, SR)
+    a = save_images(x, SR, tmp_path / "a")
+    b = save_images(x, SR, tmp_path / "b")
+    for kind in ("mel_grey", "mel_viridis"):
+        assert Path(a[kind]).read_bytes() == Path(b[kind]).read_bytes()
+        im = Image.open(a[kind])
+        assert im.size == IMAGE_SIZE
+        assert im.mode == ("L" if kind == "mel_grey" else "RGB")
+    z = np.load(a["mel_npz"])
+    assert z["log_mel"].shape[0] == 128 and z["log_mel"].max() == 0 and z["log_mel"].min() >= DB_RANGE[0]
+
+
+def test_compare_identical_and_mp3(tmp_path):
+    x = music()
+    same = compare_arrays(x, 44100, x, 44100)
+    assert same.histogram_similarity == pytest.approx(1.0) and same.cutoff_hz is None
+    from audio_alchemy.io import load
+
+    res = {}
+    for kbps in (64, 192):
+        mp3 = tmp_path / f"x{kbps}.mp3"
+        mp3.write_bytes(encode_mp3(x[None], 44100, bitrate=kbps))
+        b = load(mp3)
+        res[kbps] = compare_arrays(x, 44100, b.samples, b.sr)
+    c = res[64]
+    assert res[192].histogram_similarity > 0.9
+    assert res[192].histogram_similarity > c.histogram_similarity
+    assert c.cutoff_hz is not None and 12000 < c.cutoff_hz < 18000  # LAME 64 kbit/s mono low-passes near 16 kHz
+    assert res[192].cutoff_hz is None or res[192].cutoff_hz > c.cutoff_hz
+    assert abs(c.band_db_diff["1000"]) < 1.0
+    out = plot(c, tmp_path / "cmp.png")
+    assert out.stat().st_size > 1000
+
+
+def test_compare_finds_a_lowpass_cutoff():
+    from scipy.signal import butter, sosfiltfilt
+
+    x = music(3.0)
+    y = sosfiltfilt(butter(12, 5000, fs=44100, output="sos"), x).astype(np.float32)
+    c = compare_arrays(x, 44100, y, 44100)
+    assert c.cutoff_hz == pytest.approx(5000, rel=0.25)
+
+
+@pytest.fixture()
+def small_library(tmp_path):
+    from audio_alchemy.library import Library, import_paths
+
+    files = []
+    for i, f0 in enumerate([220.0, 330.0]):
+        t = np.arange(3 * SR) / SR
+        files.append(str(save(tmp_path / f"t{i}.wav", (0.3 * np.sin(2 * np.pi * f0 * t)).astype(np.float32), SR)))
+    lib = Library.open(tmp_path / "lib.sqlite")
+    import_paths(lib, files, workers=0, progress=False)
+    yield lib, files
+    lib.close()
+
+
+def test_batch_stores_resumes_and_records_errors(small_library):
+    from audio_alchemy.features import VERSION
+    from audio_alchemy.features.batch import run_features
+
+    lib, files = small_library
+    s = run_features(lib, "seed", images=True, workers=0, progress=False)
+    assert (s.done, s.failed) == (2, 0)
+    for t in lib.tracks():
+        f = lib.get_features(t.id, "seed", VERSION)
+        assert f is not None and f["track_type"] == t.track_type
+        assert {"mel_grey", "mel_viridis", "mel_npz"} <= set(lib.artifacts(t.id))
+    again = run_features(lib, "seed", images=True, workers=0, progress=False)
+    assert (again.done, again.skipped) == (0, 2)
+    Path(files[0]).write_bytes(b"not audio at all" * 100)  # corrupt one file after import
+    s = run_features(lib, "full", workers=0, progress=False)
+    assert (s.done, s.failed) == (1, 1)
+    errs = lib.errors("features:full")
+    assert len(errs) == 1 and files[0] in errs[0]["message"]
+
+
+def test_cli_single_file_compare_convert(tmp_path):
+    from typer.testing import CliRunner
+
+    from audio_alchemy.cli.main import app
+
+    wav = save(tmp_path / "a.wav", music(2.0, SR), SR)
+    r = CliRunner().invoke(app, ["features", str(wav), "--json"])
+    assert r.exit_code == 0, r.output
+    f = json.loads(r.stdout)
+    assert f["duration"] == pytest.approx(2.0) and "fundamental_freq" in f
+    mp3 = tmp_path / "a.mp3"
+    r = CliRunner().invoke(app, ["convert", str(wav), str(mp3)])
+    assert r.exit_code == 0 and mp3.stat().st_size > 0, r.output
+    r = CliRunner().invoke(app, ["compare", str(wav), str(mp3), "--json", "--plot", str(tmp_path / "p.png")])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.stdout)
+    assert d["histogram_similarity"] > 0.9 and (tmp_path / "p.png").exists()
+    r = CliRunner().invoke(app, ["features", str(tmp_path / "missing.wav")])
+    assert r.exit_code != 0
