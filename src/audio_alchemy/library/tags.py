@@ -41,6 +41,9 @@ def guess_from_filename(path: str | Path) -> dict[str, str]:
     stem = Path(path).stem.encode("utf-8", "surrogateescape").decode("utf-8", "replace")  # non-UTF-8 names
     for suffix in (".hq",):
         stem = stem.removesuffix(suffix)
+    fs = stem.split("__")
+    if len(fs) >= 3 and fs[0].isdigit():  # freesound downloads: "<id>__<user>__<title>"
+        return {"artist": fs[1].strip(), "title": " ".join(fs[2:]).replace("-", " ").replace("_", " ").strip()}
     parts = re.split(r"\s*(?:_-_| - | – )\s*", stem, maxsplit=1)
     if len(parts) == 2 and parts[0] and parts[1]:
         return {"artist": parts[0].replace("_", " ").strip(), "title": parts[1].replace("_", " ").strip()}
