@@ -265,3 +265,15 @@ def test_cli_serve_registered():
 
     out = CliRunner().invoke(app, ["serve", "--help"])
     assert out.exit_code == 0 and "--host" in out.output and "--port" in out.output
+
+
+def test_multi_worker_config_uses_env_factory(db, monkeypatch):
+    from audio_alchemy.web import server
+
+    monkeypatch.delenv(server.DB_ENV, raising=False)  # restored after the test (make_config sets them)
+    monkeypatch.delenv(server.HOST_ENV, raising=False)
+    cfg = server.make_config(db, "127.0.0.1", server.free_port(), workers=2)
+    assert cfg.workers == 2 and cfg.factory and cfg.app == "audio_alchemy.web.server:app_from_env"
+    app = server.app_from_env()  # what each worker process builds
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        assert c.get("/api/tracks").json()["total"] == 2

@@ -14,6 +14,7 @@ def serve_cmd(
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
     db: DbOption = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "warning",
+    workers: Annotated[int, typer.Option("--workers", "-w", min=1, max=64, help="Server processes (one core each).")] = 1,
 ) -> None:
     """Serve the player: browse, play (WAV/MP3, stems), live spectrum and spectrogram, features, ratings."""
     try:
@@ -21,7 +22,7 @@ def serve_cmd(
     except ImportError as exc:
         fail(f"the web player needs the 'web' extra (pip install 'audio-alchemy[web]'): {exc}")
     try:
-        serve(db, host=host, port=port, log_level=log_level)
+        serve(db, host=host, port=port, log_level=log_level, workers=workers)
     except OSError as exc:
         fail(f"cannot serve on {host}:{port}: {exc}")
     except KeyboardInterrupt:

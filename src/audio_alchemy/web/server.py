@@ -45,29 +45,55 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def make_config(db_path: str | os.PathLike | None, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning"):
-    """A ``uvicorn.Config`` for the player (Host header pinned to loopback names when bound to loopback)."""
+DB_ENV, HOST_ENV = "AUDIO_ALCHEMY_WEB_DB", "AUDIO_ALCHEMY_WEB_HOST"
+
+
+def _allowed_hosts(host: str) -> list[str] | None:
+    return ["127.0.0.1", "localhost", "[::1]", "::1", host] if is_loopback(host) else None
+
+
+def app_from_env():
+    """App factory for uvicorn worker processes (``--workers N``): the database and host come from the environment."""
+    from .app import create_app
+
+    return create_app(os.environ.get(DB_ENV) or None, allowed_hosts=_allowed_hosts(os.environ.get(HOST_ENV, "127.0.0.1")))
+
+
+def make_config(db_path: str | os.PathLike | None, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning",
+                workers: int = 1):
+    """A ``uvicorn.Config`` for the player (Host header pinned to loopback names when bound to loopback).
+
+    ``workers`` > 1 runs that many processes (Python serves one core per process; SQLite WAL lets them all read).
+    """
     import uvicorn
 
     from .app import create_app
 
-    allowed = None
-    if is_loopback(host):
-        allowed = ["127.0.0.1", "localhost", "[::1]", "::1", host]
-    app = create_app(db_path, allowed_hosts=allowed)
-    return uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                          timeout_keep_alive=30, limit_concurrency=1000, h11_max_incomplete_event_size=16 * 1024)
+    common = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=30,
+                  limit_concurrency=1000, h11_max_incomplete_event_size=16 * 1024)
+    if workers > 1:
+        create_app(db_path)  # create/migrate the database once, before the workers start
+        os.environ[DB_ENV] = str(Path(db_path).resolve()) if db_path else ""
+        os.environ[HOST_ENV] = host
+        return uvicorn.Config(f"{__name__}:app_from_env", factory=True, workers=workers, **common)
+    return uvicorn.Config(create_app(db_path, allowed_hosts=_allowed_hosts(host)), **common)
 
 
 def serve(db_path: str | os.PathLike | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
-          log_level: str = "warning", announce: bool = True) -> None:
+          log_level: str = "warning", announce: bool = True, workers: int = 1) -> None:
     """Serve the player for the library at ``db_path`` until interrupted; prints the URL (and a warning off loopback)."""
     import uvicorn
 
-    config = make_config(db_path, host, port, log_level)
+    config = make_config(db_path, host, port, log_level, workers)
     warning = exposure_warning(host, port)
     if warning:
         print(warning, file=sys.stderr, flush=True)
     if announce:
         print(f"Audio Alchemy player: {url_for(host, port)}  (API docs: {url_for(host, port)}docs; Ctrl+C to stop)", flush=True)
-    uvicorn.Server(config).run()
+    if workers > 1:
+        from uvicorn.supervisors import Multiprocess
+
+        sock = config.bind_socket()
+        Multiprocess(config, sockets=[sock]).run()
+    else:
+        uvicorn.Server(config).run()
