@@ -29,12 +29,31 @@ def identifier_like(name: str) -> bool:
     return any(re.search(p, n) for p in _ID_PATTERNS)
 
 
-def monotone_in_label(values: np.ndarray, labels: np.ndarray, min_distinct: int = 3) -> bool:
-    """True when rows sorted by the column have their labels in contiguous runs (label-ordered encoding).
+def label_order_score(values: np.ndarray, labels: np.ndarray) -> float:
+    """How label-ordered a column is: 0 when sorting rows by it puts each label in one contiguous run,
+    about 1 for a column unrelated to the label order (label changes along the sorted column, rescaled
+    between the minimum k-1 and the expectation for a random order). Ties are broken at random.
+    """
+    values, labels = np.asarray(values), np.asarray(labels)
+    k = len(np.unique(labels))
+    n = len(labels)
+    perm = np.random.default_rng(0).permutation(n)  # ties must not inherit the file's (label) order
+    order = perm[np.argsort(values[perm], kind="stable")]
+    runs = labels[order]
+    changes = int(np.sum(runs[1:] != runs[:-1]))
+    _, counts = np.unique(labels, return_counts=True)
+    expected = (n - 1) * (1.0 - float(np.sum((counts / n) ** 2)))
+    if expected <= k - 1:
+        return 1.0
+    return (changes - (k - 1)) / (expected - (k - 1))
 
-    A column "numbered in label order" (e.g. codes assigned while walking the CSV genre by genre) makes
-    every label occupy one interval of its values; with >= ``min_distinct`` labels that is (almost) never
-    true of an audio feature.
+
+def monotone_in_label(values: np.ndarray, labels: np.ndarray, min_distinct: int = 3, threshold: float = 0.25) -> bool:
+    """True when a column is (nearly) numbered in label order, like codes assigned while walking a table
+    genre by genre: :func:`label_order_score` below ``threshold``.
+
+    The study's ``artist_enc`` scores 0.01 and ``song_name_enc`` 0.13 on its genre table; audio features
+    score near 1. Needs >= ``min_distinct`` labels and at least as many distinct values as labels.
     """
     values = np.asarray(values)
     labels = np.asarray(labels)
@@ -46,10 +65,7 @@ def monotone_in_label(values: np.ndarray, labels: np.ndarray, min_distinct: int 
         return False
     if np.isnan(v).any() or len(np.unique(v)) < len(np.unique(labels)):
         return False
-    order = np.argsort(v, kind="stable")
-    runs = labels[order]
-    changes = int(np.sum(runs[1:] != runs[:-1]))
-    return changes == len(np.unique(labels)) - 1
+    return label_order_score(v, labels) < threshold
 
 
 def check_feature_columns(columns: Sequence[str], data=None, labels=None, allow: Iterable[str] = ()) -> None:

@@ -12,22 +12,44 @@ import numpy as np
 from sklearn import metrics as skm
 
 
-def _scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence) -> dict[str, float]:
-    p, r, f, _ = skm.precision_recall_fscore_support(y_true, y_pred, labels=list(labels), average="macro",
-                                                     zero_division=0)
+def _from_confusion(cm: np.ndarray) -> dict[str, float]:
+    """All scores from a (k, k) confusion matrix (rows true, columns predicted); absent classes score 0."""
+    tp = np.diag(cm).astype(float)
+    true_n = cm.sum(axis=1).astype(float)
+    pred_n = cm.sum(axis=0).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prec = np.where(pred_n > 0, tp / pred_n, 0.0)
+        rec = np.where(true_n > 0, tp / true_n, 0.0)
+        f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
+    present = true_n > 0
     return {
-        "accuracy": float(np.mean(y_true == y_pred)),
-        "balanced_accuracy": float(_balanced_accuracy(y_true, y_pred, labels)),
-        "macro_precision": float(p),
-        "macro_recall": float(r),
-        "macro_f1": float(f),
+        "accuracy": float(tp.sum() / max(cm.sum(), 1)),
+        "balanced_accuracy": float(rec[present].mean()) if present.any() else 0.0,
+        "macro_precision": float(prec.mean()),
+        "macro_recall": float(rec.mean()),
+        "macro_f1": float(f1.mean()),
     }
 
 
-def _balanced_accuracy(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence) -> float:
-    """Mean per-class recall over the classes present in y_true."""
-    recalls = [np.mean(y_pred[y_true == c] == c) for c in labels if np.any(y_true == c)]
-    return float(np.mean(recalls)) if recalls else 0.0
+def _codes(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence) -> tuple[np.ndarray, np.ndarray, int]:
+    index = {c: i for i, c in enumerate(labels)}
+    k = len(labels)
+    t = np.array([index.get(v, k) for v in y_true.tolist()])
+    p = np.array([index.get(v, k) for v in y_pred.tolist()])
+    return t, p, k
+
+
+def _cm(t: np.ndarray, p: np.ndarray, k: int) -> np.ndarray:
+    """Confusion counts over labels 0..k-1 (codes == k, i.e. outside ``labels``, are dropped)."""
+    keep = (t < k) & (p < k)
+    return np.bincount(t[keep] * k + p[keep], minlength=k * k).reshape(k, k)
+
+
+def _scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence) -> dict[str, float]:
+    t, p, k = _codes(y_true, y_pred, labels)
+    out = _from_confusion(_cm(t, p, k))
+    out["accuracy"] = float(np.mean(y_true == y_pred)) if len(y_true) else 0.0
+    return out
 
 
 def scores(y_true, y_pred, labels: Sequence | None = None) -> dict[str, float]:
@@ -52,12 +74,16 @@ def bootstrap_ci(y_true, y_pred, labels: Sequence | None = None, n_boot: int = 1
     else:
         groups = np.asarray(groups)
         units = [np.flatnonzero(groups == g) for g in np.unique(groups)]
+    t, p, k = _codes(y_true, y_pred, labels)
+    correct = y_true == y_pred
     draws: dict[str, list[float]] = {}
     for _ in range(n_boot):
         pick = rng.integers(0, len(units), len(units))
         idx = np.concatenate([units[i] for i in pick])
-        for k, v in _scores(y_true[idx], y_pred[idx], labels).items():
-            draws.setdefault(k, []).append(v)
+        res = _from_confusion(_cm(t[idx], p[idx], k))
+        res["accuracy"] = float(correct[idx].mean())
+        for name, v in res.items():
+            draws.setdefault(name, []).append(v)
     lo, hi = 100 * alpha / 2, 100 * (1 - alpha / 2)
     return {k: (float(np.percentile(v, lo)), float(np.percentile(v, hi))) for k, v in draws.items()}
 

@@ -1,0 +1,184 @@
+"""Recognition commands (stable contract): train, predict, evaluate, study reproduce.
+
+    alchemy train genre|language --labels CSV [--target COL] [--group-by COL] [--model NAME] --out DIR
+    alchemy predict --model DIR FILE... --json          # one {"path","label","scores"} per line
+    alchemy predict --model DIR                         # library tracks -> predictions table
+    alchemy evaluate genre|language --labels CSV [--group-by COL] [--model NAME|all] --report DIR
+    alchemy study reproduce
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import DbOption, console, err_console, fail, open_library, print_json
+
+TASKS = ("genre", "language")
+# evaluated by --model all (the CNN is included but time-boxed; see models/cnn.py)
+ALL_MODELS = ("musicnn-logreg", "musicnn-svm-linear", "musicnn-svm-rbf", "musicnn-knn", "musicnn-rf", "musicnn-gb",
+              "mfcc-logreg", "mfcc-svm-rbf", "mfcc-rf", "mfcc-knn", "mfcc-gb", "cnn-mel")
+
+TaskArg = Annotated[str, typer.Argument(help="genre or language (any other name works with --target).")]
+LabelsOpt = Annotated[Path, typer.Option("--labels", help="CSV with a 'path' column (relative to the CSV) and a label column.",
+                                         exists=True, dir_okay=False)]
+TargetOpt = Annotated[str | None, typer.Option("--target", help="Label column (default: the task name).")]
+GroupOpt = Annotated[str | None, typer.Option("--group-by", help="Column whose values must not straddle folds (artist, group_id...).")]
+
+
+def _load_set(labels: Path, task: str, target: str | None, group_by: str | None):
+    from ..models.datasets import from_csv
+
+    try:
+        return from_csv(labels, target=target, group_by=group_by, task=task)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def train_cmd(
+    task: TaskArg,
+    labels: LabelsOpt,
+    out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    target: TargetOpt = None,
+    group_by: GroupOpt = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name (default: musicnn-logreg; see --list-models).")] = None,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Train on every row of the labels CSV and save a self-contained model directory."""
+    from ..models.recognizer import Recognizer
+
+    data = _load_set(labels, task, target, group_by)
+    errors: list[str] = []
+    t0 = time.perf_counter()
+    try:
+        rec = Recognizer.train(data, task=task, model=model, seed=seed,
+                               on_error=lambda p, e: errors.append(f"{p}: {e}"))
+    except ValueError as exc:
+        fail(str(exc))
+    rec.save(out)
+    for e in errors:
+        err_console.print(f"[yellow]skipped[/yellow] {e}", highlight=False)
+    m = rec.info["training_metrics"]
+    console.print(f"trained [bold]{rec.model}[/bold] for {task} on {rec.info['n_examples']} files "
+                  f"({len(rec.labels)} labels) in {time.perf_counter() - t0:.1f}s; "
+                  f"training accuracy {m['resubstitution_accuracy']:.3f} (not a test score; use `alchemy evaluate`) "
+                  f"-> {out}", highlight=False)
+
+
+def predict_cmd(
+    model: Annotated[Path, typer.Option("--model", help="Model directory written by `alchemy train`.")],
+    files: Annotated[list[Path] | None, typer.Argument(help="Audio files; none = every library track.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+    track_type: Annotated[int, typer.Option("--track-type", help="Library tracks: 0 full mix, 1 vocals, 2 accompaniment.")] = 0,
+    db: DbOption = None,
+) -> None:
+    """Predict files (printed), or every library track (stored in the predictions table)."""
+    from ..models.recognizer import Recognizer
+
+    try:
+        rec = Recognizer.load(model)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
+    failed = 0
+    if files:
+        for r in rec.predict_files(files):
+            if "error" in r:
+                failed += 1
+                err_console.print(f"[red]error[/red] {r['path']}: {r['error']}", highlight=False)
+                if as_json:
+                    print_json(r)
+                continue
+            if as_json:
+                print_json(r)
+            else:
+                top = sorted(r["scores"].items(), key=lambda kv: -kv[1])[:3]
+                console.print(f"{r['path']}\t[bold]{r['label']}[/bold]\t"
+                              + "  ".join(f"{k} {v:.2f}" for k, v in top), highlight=False)
+        if failed == len(files):
+            raise typer.Exit(1)
+        return
+    with open_library(db) as lib:
+        tracks = lib.tracks(track_type=track_type)
+        done = 0
+        for t in tracks:
+            path = lib.track_path(t.id)
+            if not path:
+                continue
+            r = next(rec.predict_files([path]))
+            if "error" in r:
+                failed += 1
+                lib.record_error("predict", str(path), r.get("kind", "error"), r["error"])
+                continue
+            lib.put_prediction(t.id, rec.task, rec.model, r["label"], r["scores"])
+            done += 1
+            if as_json:
+                print_json({"track_id": t.id, **r})
+        console.print(f"stored {rec.task} predictions for {done} tracks ({failed} failed)", highlight=False)
+
+
+def evaluate_cmd(
+    task: TaskArg,
+    labels: LabelsOpt,
+    report: Annotated[Path, typer.Option("--report", help="Folder for index.html, plots and results.json.")],
+    target: TargetOpt = None,
+    group_by: GroupOpt = None,
+    model: Annotated[str, typer.Option("--model", help="Model name, comma-separated names, or 'all'.")] = "musicnn-logreg",
+    splits: Annotated[int, typer.Option("--splits", help="Folds.")] = 5,
+    repeats: Annotated[int, typer.Option("--repeats", help="Repeats of the CV with new shuffles.")] = 1,
+    learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve")] = True,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+) -> None:
+    """Cross-validate models (grouped folds when groups recur) and write an HTML + JSON report."""
+    from ..models.evaluate import evaluate_models
+    from ..models.recognizer import get_model
+    from ..models.report import write_report
+
+    data = _load_set(labels, task, target, group_by)
+    names = list(ALL_MODELS) if model == "all" else [m.strip() for m in model.split(",") if m.strip()]
+    for n in names:
+        try:
+            get_model(n)
+        except ValueError as exc:
+            fail(str(exc))
+    res = evaluate_models(data, names, n_splits=splits, repeats=repeats, seed=seed,
+                          learning_curve_model=names[0] if learning_curve else None,
+                          log=lambda s: console.print(s, highlight=False))
+    res["task"] = task
+    html = write_report(res, report, title=f"{task} recognition: {labels}")
+    console.print(f"report: {html}", highlight=False)
+
+
+study_app = typer.Typer(help="The original study's experiments on data/seed.", no_args_is_help=True)
+
+
+@study_app.command("reproduce")
+def study_reproduce_cmd(
+    seed_dir: Annotated[Path | None, typer.Option("--seed-dir", help="Folder of the study's CSVs (default: $AUDIO_ALCHEMY_DATA/seed).")] = None,
+    full_sweep: Annotated[bool, typer.Option("--full-sweep", help="The study's full 144-point RF grid (slow).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the rows as JSON too.")] = False,
+    out: Annotated[Path | None, typer.Option("--out", help="Write rows to this JSON file.")] = None,
+) -> None:
+    """Study way vs right way vs the study's reported numbers, side by side."""
+    from ..config import data_path
+    from ..models.study import reproduce
+
+    seed_dir = seed_dir or data_path("seed")
+    if seed_dir is None or not Path(seed_dir).is_dir():
+        fail("the study's CSVs were not found: pass --seed-dir or set AUDIO_ALCHEMY_DATA")
+    res = reproduce(Path(seed_dir), full_sweep=full_sweep, log=lambda s: typer.echo(s))
+    if out:
+        out.write_text(json.dumps(res, indent=1, default=str))
+    if as_json:
+        print_json(res)
+
+
+def register(app: typer.Typer) -> None:
+    """Add train, predict, evaluate and study to the root app."""
+    app.command("train")(train_cmd)
+    app.command("predict")(predict_cmd)
+    app.command("evaluate")(evaluate_cmd)
+    app.add_typer(study_app, name="study")
