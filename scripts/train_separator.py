@@ -1,0 +1,197 @@
+"""Train the offline vocal mask network (``audio_alchemy.separate.masknet``) on MUSDB18 train previews.
+
+    python scripts/train_separator.py --minutes 20 --threads 1 --out src/audio_alchemy/separate/weights/masknet.pt
+
+Data: ``$AUDIO_ALCHEMY_DATA/stems-train`` (94 tracks, vocals.ogg + accompaniment.ogg, 22.05 kHz stereo).
+Validation: whole artists held out (``--val-artists`` names or a fixed hash split), scored by SDR with the
+same inference code the package uses; the best checkpoint on validation is kept. ``stems/`` (the test set)
+is never read here. Augmentation: vocals and accompaniment from different tracks remixed at random gains,
+random crops and channel swaps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from audio_alchemy.config import data_path
+from audio_alchemy.separate import masknet
+from audio_alchemy.separate.evaluate import sdr
+
+
+def artist(track: str) -> str:
+    return track.split(" - ")[0].strip().lower()
+
+
+def load_tracks(root: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    out = []
+    for d in sorted(p for p in root.iterdir() if p.is_dir()):
+        v, sr1 = sf.read(d / "vocals.ogg", dtype="float32", always_2d=True)
+        a, sr2 = sf.read(d / "accompaniment.ogg", dtype="float32", always_2d=True)
+        assert sr1 == sr2 == masknet.SR, (d, sr1, sr2)
+        n = min(len(v), len(a))
+        out.append((d.name, np.ascontiguousarray(v[:n].T), np.ascontiguousarray(a[:n].T)))
+    return out
+
+
+def split(tracks, val_frac: float):
+    """Hold out whole artists (hash of the artist name), about ``val_frac`` of the tracks."""
+    def h(name: str) -> float:
+        return int(hashlib.sha1(artist(name).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+
+    val = [t for t in tracks if h(t[0]) < val_frac]
+    train = [t for t in tracks if h(t[0]) >= val_frac]
+    return train, val
+
+
+def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: float):
+    vs, as_ = [], []
+    for _ in range(batch):
+        i = rng.randrange(len(train))
+        j = rng.randrange(len(train)) if rng.random() < remix_p else i
+        srcs = []
+        for k, idx in enumerate((i, j)):
+            x = train[idx][1 + k]
+            off = rng.randrange(0, max(x.shape[1] - length, 1))
+            if i == j and k == 1:
+                off = off_v  # keep natural mixtures time-aligned
+            if k == 0:
+                off_v = off
+            seg = x[:, off:off + length]
+            if seg.shape[1] < length:
+                seg = np.pad(seg, ((0, 0), (0, length - seg.shape[1])))
+            g = 10 ** (rng.uniform(-6, 6) / 20) if i != j else 10 ** (rng.uniform(-3, 3) / 20)
+            seg = seg * g
+            if rng.random() < 0.5:
+                seg = seg[::-1]
+            srcs.append(seg)
+        vs.append(srcs[0]); as_.append(srcs[1])
+    v = torch.from_numpy(np.ascontiguousarray(np.stack(vs), dtype=np.float32))
+    a = torch.from_numpy(np.ascontiguousarray(np.stack(as_), dtype=np.float32))
+    return v, a
+
+
+def validate(model, val, powers=(1.0,)) -> dict[float, float]:
+    model.eval()
+    res = {}
+    for p in powers:
+        scores = []
+        for _, v, a in val:
+            mix = v + a
+            est_v = masknet.separate_22k(model, mix, power=p)
+            scores.append(sdr(np.stack([v, a]), np.stack([est_v, mix - est_v]))[0])
+        res[p] = float(np.nanmedian(scores))
+    model.train()
+    return res
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=None, help="stems-train folder (default: $AUDIO_ALCHEMY_DATA/stems-train)")
+    ap.add_argument("--out", type=Path, default=masknet.DEFAULT_WEIGHTS)
+    ap.add_argument("--minutes", type=float, default=90.0, help="wall-time cap for training")
+    ap.add_argument("--cpu-minutes", type=float, default=20.0, help="CPU-time budget (process time) for training")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--frames", type=int, default=128, help="training crop in STFT frames")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--channels", default="16,32,64,128,128")
+    ap.add_argument("--val-frac", type=float, default=0.1)
+    ap.add_argument("--val-every", type=int, default=100)
+    ap.add_argument("--remix-p", type=float, default=0.7)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    root = args.data or data_path("stems-train")
+    if root is None:
+        print("needs $AUDIO_ALCHEMY_DATA/stems-train (../shared/data); not present", file=sys.stderr)
+        return 2
+    tracks = load_tracks(root)
+    train, val = split(tracks, args.val_frac)
+    print(f"train {len(train)} tracks, validation {len(val)} tracks ({sorted({artist(t[0]) for t in val})})", flush=True)
+
+    channels = tuple(int(c) for c in args.channels.split(","))
+    model = masknet.build_model(channels)
+    # Initialise the input normalisation from the training mixtures' log-magnitude statistics.
+    with torch.no_grad():
+        window = torch.hann_window(masknet.N_FFT)
+        mags = [masknet.stft(torch.from_numpy(v + a), window).abs()[:, :masknet.N_BINS] for _, v, a in train[:20]]
+        logm = torch.log(torch.cat(mags, dim=-1) + 1e-4)
+        model.in_shift.copy_(logm.mean(dim=(0, 2)).view(1, 1, -1, 1))
+        model.in_scale.copy_((1.0 / (logm.std(dim=(0, 2)) + 1e-3)).view(1, 1, -1, 1))
+    nparams = sum(p.numel() for p in model.parameters())
+    print(f"model channels={channels} params={nparams / 1e6:.2f} M", flush=True)
+
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    length = (args.frames - 1) * masknet.HOP
+    budget = args.minutes * 60
+    cpu_budget = args.cpu_minutes * 60
+    t0, c0 = time.time(), time.process_time()
+    best, best_state, step, history = -math.inf, None, 0, []
+    window = torch.hann_window(masknet.N_FFT)
+    model.train()
+    while True:
+        frac = max((time.time() - t0) / budget, (time.process_time() - c0) / cpu_budget)
+        if frac >= 1.0:
+            break
+        lr = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        v, a = make_batch(train, args.batch, length, rng, args.remix_p)
+        V, A = masknet.stft(v, window).abs(), masknet.stft(a, window).abs()
+        X = masknet.stft(v + a, window).abs()
+        mask = model(X[:, :, :masknet.N_BINS])
+        Xc = X[:, :, :masknet.N_BINS]
+        loss = (mask * Xc - V[:, :, :masknet.N_BINS]).abs().mean() + ((1 - mask) * Xc - A[:, :, :masknet.N_BINS]).abs().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        step += 1
+        if step % args.val_every == 0:
+            score = validate(model, val)[1.0]
+            cpu = time.process_time() - c0
+            history.append({"step": step, "seconds": round(time.time() - t0), "cpu_seconds": round(cpu),
+                            "loss": float(loss.detach()), "val_vocals_sdr": score})
+            print(f"step {step} t={time.time() - t0:.0f}s cpu={cpu:.0f}s loss={float(loss.detach()):.4f} lr={lr:.2e} "
+                  f"val vocals SDR median {score:.2f} dB", flush=True)
+            if score > best:
+                best = score
+                best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+                model.load_state_dict(best_state)
+                partial = {"recipe": "scripts/train_separator.py (in progress)", "steps": step,
+                           "val_vocals_sdr_median_db": score, "mask_power": 1.0, "history": history}
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                masknet.save_weights(model, args.out, partial)  # usable even if training is stopped early
+    if best_state is None:
+        best_state = model.state_dict()
+    model.load_state_dict(best_state)
+    powers = validate(model, val, powers=(1.0, 1.5, 2.0))
+    power = max(powers, key=powers.get)
+    print(f"best val vocals SDR {best:.2f} dB; mask power sweep {powers} -> {power}", flush=True)
+    meta = {
+        "recipe": "scripts/train_separator.py", "args": {k: str(v) for k, v in vars(args).items()},
+        "train_tracks": len(train), "val_tracks": [t[0] for t in val], "steps": step,
+        "val_vocals_sdr_median_db": powers[power], "mask_power": power, "history": history,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    masknet.save_weights(model, args.out, meta)
+    print(json.dumps({k: meta[k] for k in ("val_vocals_sdr_median_db", "mask_power", "steps")}))
+    print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

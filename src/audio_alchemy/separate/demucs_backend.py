@@ -1,0 +1,387 @@
+"""Demucs 4.1 as a library: load released weights from disk only (never downloads), separate into two stems.
+
+Weights are looked up, in order, in ``model_dir`` (a demucs repo folder: ``<name>.yaml`` + ``<sig>-<sha8>.th``,
+e.g. ``--model-dir``; default ``$AUDIO_ALCHEMY_DEMUCS_DIR`` or ``~/.audio-alchemy/models/demucs``), the Hugging
+Face cache (``adefossez/HTDemucs`` etc., read directly from the cache with no network call, so
+``HF_HUB_OFFLINE`` is always honoured) and the torch hub cache of older demucs versions. When none has them,
+:class:`DemucsWeightsNotFound` says exactly which files to fetch and where to put them.
+
+Inference (:func:`apply_demucs`) reproduces ``demucs.apply.apply_model`` (shifts, split, overlap, triangular
+cross-fade) bit for bit given the same ``random`` state, but runs under ``torch.inference_mode`` and skips
+the per-chunk bookkeeping; see ``bench/separation_speed.py`` for the measured difference.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from pathlib import Path
+
+import numpy as np
+
+from audio_alchemy import config
+
+from .base import SeparationError, Separator, WeightsNotFound
+
+DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra", "mdx_q", "mdx_extra_q")
+MODEL_DIR_ENV = "AUDIO_ALCHEMY_DEMUCS_DIR"
+
+
+class DemucsWeightsNotFound(WeightsNotFound):
+    """Released Demucs weights are not on this machine."""
+
+
+def default_model_dir() -> Path:
+    """``$AUDIO_ALCHEMY_DEMUCS_DIR`` or ``<library home>/models/demucs``."""
+    env = os.environ.get(MODEL_DIR_ENV)
+    return Path(env).expanduser() if env else config.home() / "models" / "demucs"
+
+
+def _remote_yaml(name: str) -> Path:
+    import demucs
+
+    return Path(demucs.__file__).parent / "remote" / f"{name}.yaml"
+
+
+def _bag_spec(yaml_path: Path) -> dict:
+    import yaml
+
+    with open(yaml_path) as f:
+        spec = yaml.safe_load(f) or {}
+    if "models" not in spec:
+        raise SeparationError(f"{yaml_path}: not a demucs model list (no 'models' key)")
+    return spec
+
+
+def _remote_files() -> dict[str, str]:
+    """Signature -> download URL, from demucs' own ``remote/files.txt``."""
+    from demucs.pretrained import REMOTE_ROOT, _parse_remote_files
+
+    return _parse_remote_files(REMOTE_ROOT / "files.txt")
+
+
+def how_to_get_weights(name: str, model_dir: Path | None = None) -> str:
+    """Exact instructions for fetching the weights of ``name`` on a machine with internet."""
+    target = model_dir or default_model_dir()
+    lines = [f"Demucs weights for '{name}' are not on this machine (nothing is downloaded at run time).",
+             "Get them on a machine with internet access, then copy them here, in either way:"]
+    try:
+        spec = _bag_spec(_remote_yaml(name))
+        urls = _remote_files()
+        files = [urls[s] for s in spec["models"] if s in urls]
+    except Exception:  # unknown name: give the generic recipe
+        spec, files = {"models": []}, []
+    from demucs.hf import hf_repo_name
+
+    repo = f"adefossez/{hf_repo_name(name)}"
+    hf_files = " ".join([f"{name}.yaml"] + [f"{s}.safetensors" for s in spec["models"]])
+    lines.append(f"  1) a model folder: put {name}.yaml (a copy of {_remote_yaml(name)}) and "
+                 + (", ".join(u.rsplit("/", 1)[1] for u in files) or "the <signature>-<sha8>.th files")
+                 + f" into {target}")
+    for u in files:
+        lines.append(f"       curl -L -o {target / u.rsplit('/', 1)[1]} {u}")
+    lines.append(f"     and pass --model-dir {target} (or set {MODEL_DIR_ENV}={target});")
+    lines.append(f"  2) the Hugging Face cache: `hf download {repo} {hf_files}` (huggingface_hub), then copy "
+                 f"{_hf_cache_dir()} to this machine.")
+    lines.append("Without Demucs weights `--model auto` uses the offline separator (masknet).")
+    return "\n".join(lines)
+
+
+def _hf_cache_dir() -> Path:
+    try:
+        from huggingface_hub import constants
+
+        return Path(constants.HF_HUB_CACHE)
+    except Exception:
+        return Path.home() / ".cache" / "huggingface" / "hub"
+
+
+def _from_model_dir(name: str, model_dir: Path):
+    """Load through demucs' own LocalRepo (checksums verified) when the folder has everything."""
+    from demucs.pretrained import get_model
+
+    yaml_path = model_dir / f"{name}.yaml"
+    th_files = {p.name.split("-", 1)[0] for p in model_dir.glob("*.th")}
+    if yaml_path.is_file():
+        sigs = _bag_spec(yaml_path)["models"]
+    else:
+        sigs = [name]  # a single model signature
+    if not all(s in th_files for s in sigs):
+        return None
+    return get_model(name, repo=model_dir)
+
+
+def _from_hf_cache(name: str):
+    """Load from the Hugging Face cache only (no network): same files ``demucs.hf.get_hf_model`` uses."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return None
+    from demucs.apply import BagOfModels
+    from demucs.hf import hf_repo_name, load_safetensors_model
+
+    repo = f"adefossez/{hf_repo_name(name)}"
+    yaml_path = try_to_load_from_cache(repo, f"{name}.yaml")
+    if not isinstance(yaml_path, str):
+        return None
+    spec = _bag_spec(Path(yaml_path))
+    paths = [try_to_load_from_cache(repo, f"{s}.safetensors") for s in spec["models"]]
+    if not all(isinstance(p, str) for p in paths):
+        return None
+    models = [load_safetensors_model(p) for p in paths]
+    return BagOfModels(models, spec.get("weights"), spec.get("segment"))
+
+
+def _from_torch_hub(name: str):
+    """Load ``<sig>-<sha8>.th`` files that older demucs versions left in the torch hub cache."""
+    import torch
+    from demucs.apply import BagOfModels
+    from demucs.repo import check_checksum
+    from demucs.states import load_model
+
+    yaml_path = _remote_yaml(name)
+    if not yaml_path.is_file():
+        return None
+    spec = _bag_spec(yaml_path)
+    urls = _remote_files()
+    ckpt = Path(torch.hub.get_dir()) / "checkpoints"
+    paths = []
+    for sig in spec["models"]:
+        if sig not in urls:
+            return None
+        fname = urls[sig].rsplit("/", 1)[1]
+        p = ckpt / fname
+        if not p.is_file():
+            return None
+        check_checksum(p, fname.rsplit("-", 1)[1].split(".")[0])
+        paths.append(p)
+    models = [load_model(p) for p in paths]
+    return BagOfModels(models, spec.get("weights"), spec.get("segment"))
+
+
+def load_demucs(name: str = "htdemucs", model_dir: str | Path | None = None):
+    """Load a released (or locally trained) Demucs model/bag from disk; raise :class:`DemucsWeightsNotFound`."""
+    explicit = Path(model_dir).expanduser() if model_dir else None
+    if explicit is not None and not explicit.is_dir():
+        raise DemucsWeightsNotFound(f"--model-dir {explicit} is not a folder.\n" + how_to_get_weights(name, explicit))
+    dirs = [explicit] if explicit else [default_model_dir()]
+    try:
+        for d in dirs:
+            if d.is_dir():
+                model = _from_model_dir(name, d)
+                if model is not None:
+                    return _eval(model)
+        if explicit is None:
+            for loader in (_from_hf_cache, _from_torch_hub):
+                model = loader(name)
+                if model is not None:
+                    return _eval(model)
+    except DemucsWeightsNotFound:
+        raise
+    except Exception as exc:  # corrupt file, checksum mismatch, wrong class...
+        raise SeparationError(f"cannot load Demucs model '{name}': {exc}") from exc
+    raise DemucsWeightsNotFound(how_to_get_weights(name, explicit))
+
+
+def demucs_available(name: str = "htdemucs", model_dir: str | Path | None = None) -> bool:
+    """True when :func:`load_demucs` would find weights (cheap file checks, nothing loaded)."""
+    d = Path(model_dir).expanduser() if model_dir else default_model_dir()
+    yaml_path = d / f"{name}.yaml"
+    if d.is_dir() and yaml_path.is_file():
+        try:
+            have = {p.name.split("-", 1)[0] for p in d.glob("*.th")}
+            if all(s in have for s in _bag_spec(yaml_path)["models"]):
+                return True
+        except Exception:
+            return False
+    if model_dir:
+        return False
+    try:
+        from huggingface_hub import try_to_load_from_cache
+        from demucs.hf import hf_repo_name
+
+        repo = f"adefossez/{hf_repo_name(name)}"
+        y = try_to_load_from_cache(repo, f"{name}.yaml")
+        if isinstance(y, str) and all(isinstance(try_to_load_from_cache(repo, f"{s}.safetensors"), str)
+                                      for s in _bag_spec(Path(y))["models"]):
+            return True
+    except Exception:
+        pass
+    try:
+        import torch
+
+        ckpt = Path(torch.hub.get_dir()) / "checkpoints"
+        urls = _remote_files()
+        return all((ckpt / urls[s].rsplit("/", 1)[1]).is_file() for s in _bag_spec(_remote_yaml(name))["models"])
+    except Exception:
+        return False
+
+
+def _eval(model):
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def pick_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when available, else ``cpu``."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def apply_demucs(model, mix, shifts: int = 1, overlap: float = 0.25, segment: float | None = None,
+                 device: str = "cpu", transition_power: float = 1.0, workers: int = 1):
+    """``demucs.apply.apply_model`` for ``(batch, channels, n)`` -> ``(batch, sources, channels, n)``, same result.
+
+    Same random shift draw (``random.randint``), same chunk offsets, weights and accumulation order as
+    demucs 4.1, but under ``torch.inference_mode``. ``workers`` > 1 runs that many chunks at once, each on
+    ``cores // workers`` intra-op threads (the chunks are independent, results are summed in the same order,
+    so the output does not change); on 2 cores two single-threaded chunks beat one two-threaded chunk because
+    much of HTDemucs (norms, GLU/GELU, copies, attention softmax) scales poorly across threads.
+    Bags of models are averaged with their per-source weights as demucs does.
+    """
+    import torch
+    from demucs.apply import BagOfModels
+
+    with torch.inference_mode():
+        if isinstance(model, BagOfModels):
+            est, totals = 0.0, [0.0] * len(model.sources)
+            for sub, w in zip(model.models, model.weights):
+                sub.to(device)
+                out = apply_demucs(sub, mix, shifts, overlap, segment, device, transition_power, workers)
+                for k, iw in enumerate(w):
+                    out[:, k] *= iw
+                    totals[k] += iw
+                est = est + out
+            for k in range(est.shape[1]):
+                est[:, k] /= totals[k]
+            return est
+        model.to(device)
+        batch, channels, length = mix.shape
+        if shifts:
+            max_shift = int(0.5 * model.samplerate)
+            padded = torch.nn.functional.pad(mix, (max_shift, max_shift))
+            out = 0.0
+            for _ in range(shifts):
+                offset = random.randint(0, max_shift)
+                shifted = padded[..., offset:offset + length + max_shift - offset]
+                res = _split(model, shifted, overlap, segment, device, transition_power, workers)
+                out = out + res[..., max_shift - offset:]
+            return out / shifts
+        return _split(model, mix, overlap, segment, device, transition_power, workers)
+
+
+def _split(model, mix, overlap, segment, device, transition_power, workers=1):
+    import torch
+    from demucs.htdemucs import HTDemucs
+    from demucs.utils import center_trim
+
+    batch, channels, length = mix.shape
+    seg = float(segment if segment is not None else model.segment)
+    segment_length = int(model.samplerate * seg)
+    stride = int((1 - overlap) * segment_length)
+    weight = torch.cat([torch.arange(1, segment_length // 2 + 1, device=device),
+                        torch.arange(segment_length - segment_length // 2, 0, -1, device=device)])
+    weight = (weight / weight.max()) ** transition_power
+    out = torch.zeros(batch, len(model.sources), channels, length, device=mix.device)
+    sum_weight = torch.zeros(length, device=mix.device)
+    per_chunk_threads = None
+
+    def run_chunk(offset: int):
+        if per_chunk_threads:  # OpenMP thread counts are per calling thread: set it in the worker thread
+            torch.set_num_threads(per_chunk_threads)
+        chunk_len = min(segment_length, length - offset)
+        # the chunk as demucs' TensorChunk.padded(valid) builds it: real neighbours first, zeros past the ends
+        if isinstance(model, HTDemucs) and segment is not None:
+            valid = int(segment * model.samplerate)
+        elif hasattr(model, "valid_length"):
+            valid = model.valid_length(chunk_len)
+        else:
+            valid = chunk_len
+        delta = valid - chunk_len
+        start = offset - delta // 2
+        end = start + valid
+        a, b = max(start, 0), min(end, length)
+        piece = mix[..., a:b]
+        if a - start or end - b:
+            piece = torch.nn.functional.pad(piece, (a - start, end - b))
+        with torch.inference_mode():
+            return center_trim(model(piece.to(device)), chunk_len)
+
+    offsets = list(range(0, length, stride))
+    if workers > 1 and len(offsets) > 1 and torch.device(device).type == "cpu":
+        from concurrent.futures import ThreadPoolExecutor
+
+        threads = torch.get_num_threads()
+        per_chunk_threads = max(threads // workers, 1)
+        try:
+            with ThreadPoolExecutor(workers) as pool:
+                results = pool.map(run_chunk, offsets)
+                for offset, res in zip(offsets, results):
+                    chunk_len = res.shape[-1]
+                    out[..., offset:offset + segment_length] += (weight[:chunk_len] * res).to(mix.device)
+                    sum_weight[offset:offset + segment_length] += weight[:chunk_len].to(mix.device)
+        finally:
+            torch.set_num_threads(threads)
+    else:
+        for offset in offsets:
+            res = run_chunk(offset)
+            chunk_len = res.shape[-1]
+            out[..., offset:offset + segment_length] += (weight[:chunk_len] * res).to(mix.device)
+            sum_weight[offset:offset + segment_length] += weight[:chunk_len].to(mix.device)
+    return out / sum_weight
+
+
+class DemucsSeparator(Separator):
+    """Two stems from a Demucs model: vocals, and the sum of every other source (drums + bass + other...)."""
+
+    residual_accompaniment = False
+    chunk_seconds = 600.0  # whole songs in one go (as the demucs CLI); longer files in 10-min windows
+    context_seconds = 5.0
+
+    def __init__(self, model: str = "htdemucs", model_dir: str | Path | None = None, device: str = "auto",
+                 shifts: int = 1, overlap: float = 0.25, threads: int | None = None, workers: int | None = None,
+                 _model=None) -> None:
+        self.model_name = model
+        self.name = f"demucs-{model}"
+        self.model_dir = model_dir
+        self.device = pick_device(device)
+        self.shifts = shifts
+        self.overlap = overlap
+        self.threads = threads
+        import torch
+
+        # parallel chunks on CPU (see apply_demucs); the output is the same whatever the value
+        self.workers = workers if workers is not None else (min(torch.get_num_threads(), 2) if self.device == "cpu" else 1)
+        self._model = _model if _model is not None else load_demucs(model, model_dir)
+        self.sample_rate = int(self._model.samplerate)
+        if "vocals" not in self._model.sources:
+            raise SeparationError(f"Demucs model '{model}' has no vocals source ({self._model.sources})")
+        self.version = f"demucs4.1-{model}-s{shifts}-o{overlap:g}"
+
+    def _separate_stereo(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        import torch
+
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        audio_channels = getattr(self._model, "audio_channels", 2)
+        t = torch.from_numpy(np.ascontiguousarray(x))
+        if audio_channels == 1:
+            t = t.mean(dim=0, keepdim=True)
+        # demucs' CLI normalises by the mixture's mean/std and undoes it afterwards; so do we
+        ref = t.mean(0)
+        mean, std = ref.mean(), ref.std()
+        std = std if float(std) > 1e-8 else torch.tensor(1.0)
+        est = apply_demucs(self._model, ((t - mean) / std)[None], shifts=self.shifts, overlap=self.overlap,
+                           device=self.device, workers=self.workers)[0]
+        est = (est * std + mean).cpu()
+        v = self._model.sources.index("vocals")
+        voc = est[v]
+        acc = est.sum(dim=0) - voc
+        if audio_channels == 1:
+            voc, acc = voc.expand(2, -1), acc.expand(2, -1)
+        return voc.numpy().astype(np.float32), acc.numpy().astype(np.float32)

@@ -1,0 +1,140 @@
+"""A small spectrogram mask network (U-Net, ~1 M parameters) trained by us on MUSDB18 train previews.
+
+The network sees the log-magnitude STFT of a stereo mix at 22.05 kHz (n_fft 1024, hop 256, the lowest
+512 bins) and predicts a soft vocal mask per channel. Vocals = mask * mix STFT; accompaniment = mix - vocals,
+so the two stems always sum to the input. Weights ship in ``separate/weights/masknet.pt``; re-train them
+with ``scripts/train_separator.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SR = 22050
+N_FFT = 1024
+HOP = 256
+N_BINS = 512  # bins 0..511 are modelled; the Nyquist bin reuses bin 511's mask
+DEPTH_MULTIPLE = 32  # frames must be a multiple of 2**depth for the U-Net
+DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "masknet.pt"
+
+
+def _torch():
+    import torch
+
+    return torch
+
+
+def build_model(channels: tuple[int, ...] = (16, 32, 64, 128, 128), dropout: float = 0.2):
+    """The mask U-Net: ``(batch, 2, 512, frames)`` magnitudes -> ``(batch, 2, 512, frames)`` masks in [0, 1].
+
+    Cheap by design (about 0.5 GMAC per 3 s of stereo audio): 3x3 strided convolutions down, 2x2 transposed
+    convolutions up with additive skips, one 3x3 refinement per level.
+    """
+    torch = _torch()
+    nn = torch.nn
+
+    def block(cin, cout, stride):
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2))
+
+    class MaskUNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.config = {"channels": list(channels), "dropout": dropout}
+            self.in_shift = nn.Parameter(torch.zeros(1, 1, N_BINS, 1))
+            self.in_scale = nn.Parameter(torch.ones(1, 1, N_BINS, 1))
+            chans = [2] + list(channels)
+            self.enc = nn.ModuleList(block(chans[i], chans[i + 1], 2) for i in range(len(channels)))
+            self.up = nn.ModuleList()
+            self.refine = nn.ModuleList()
+            for i in range(len(channels), 0, -1):  # level i -> level i-1
+                cout = chans[i - 1] if i > 1 else 8
+                self.up.append(nn.Sequential(nn.ConvTranspose2d(chans[i], cout, 2, stride=2), nn.BatchNorm2d(cout), nn.ReLU()))
+                self.refine.append(block(cout, cout, 1) if i > 1 else nn.Identity())
+            self.drop = nn.Dropout2d(dropout) if dropout else nn.Identity()
+            self.out = nn.Conv2d(8 + 2, 2, 3, padding=1)
+
+        def forward(self, mag):
+            x = (torch.log(mag + 1e-4) - self.in_shift) * self.in_scale
+            skips = []
+            for layer in self.enc:
+                skips.append(x)
+                x = layer(x)
+            n = len(self.up)
+            for j, (up, ref) in enumerate(zip(self.up, self.refine)):
+                x = up(x)
+                if j < n - 1:
+                    x = ref(x + skips[n - 1 - j])
+                    if j < 2:
+                        x = self.drop(x)
+            x = torch.cat([x, skips[0]], dim=1)
+            return torch.sigmoid(self.out(x))
+
+    return MaskUNet()
+
+
+def stft(x, window):
+    """Torch STFT of ``(..., n)`` audio -> complex ``(..., 513, frames)`` with the model's settings."""
+    torch = _torch()
+    shape = x.shape
+    spec = torch.stft(x.reshape(-1, shape[-1]), N_FFT, HOP, window=window, center=True, return_complex=True)
+    return spec.reshape(*shape[:-1], *spec.shape[-2:])
+
+
+def istft(spec, window, length: int):
+    """Inverse of :func:`stft` -> ``(..., length)``."""
+    torch = _torch()
+    shape = spec.shape
+    y = torch.istft(spec.reshape(-1, *shape[-2:]), N_FFT, HOP, window=window, center=True, length=length)
+    return y.reshape(*shape[:-2], length)
+
+
+def predict_mask(model, mag):
+    """Run the network on ``(batch, 2, 513, frames)`` magnitudes; pads frames to the U-Net multiple.
+
+    Returns masks of the same shape (the Nyquist bin copies bin 511).
+    """
+    torch = _torch()
+    frames = mag.shape[-1]
+    pad = (-frames) % DEPTH_MULTIPLE
+    m = torch.nn.functional.pad(mag[..., :N_BINS, :], (0, pad))
+    mask = model(m)[..., :frames]
+    return torch.cat([mask, mask[..., -1:, :]], dim=-2)
+
+
+def separate_22k(model, x: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """Vocals estimate for stereo 22.05 kHz ``(2, n)`` float32 audio -> ``(2, n)``.
+
+    ``power`` > 1 sharpens the mask Wiener-style: m' = m^p / (m^p + (1-m)^p).
+    """
+    torch = _torch()
+    n = x.shape[-1]
+    with torch.inference_mode():
+        xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        window = torch.hann_window(N_FFT)
+        spec = stft(xt, window)
+        mask = predict_mask(model, spec.abs()[None])[0]
+        if power != 1.0:
+            a, b = mask ** power, (1 - mask) ** power
+            mask = a / (a + b + 1e-8)
+        voc = istft(spec * mask, window, n)
+    return voc.numpy().astype(np.float32, copy=False)
+
+
+def save_weights(model, path: str | Path, meta: dict) -> None:
+    """Store config + fp16 state dict (a few MB) + metadata (training recipe, validation SDR)."""
+    torch = _torch()
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    torch.save({"config": model.config, "state": state, "meta": meta}, str(path))
+
+
+def load_weights(path: str | Path = DEFAULT_WEIGHTS):
+    """Load a model saved by :func:`save_weights`; returns ``(model in eval mode, meta dict)``."""
+    torch = _torch()
+    blob = torch.load(str(path), map_location="cpu", weights_only=True)
+    cfg = blob["config"]
+    model = build_model(tuple(cfg["channels"]), cfg.get("dropout", 0.0))
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state"].items()})
+    model.eval()
+    return model, blob.get("meta", {})
