@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 
+import numba
 import numpy as np
 import scipy.fft
 
@@ -36,6 +37,32 @@ def mel_basis(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndar
     import librosa
 
     return np.ascontiguousarray(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).T.astype(np.float32))
+
+
+@lru_cache(maxsize=4)
+def mel_bands(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mel filterbank as contiguous bin ranges ``[lo, hi)`` per band plus the dense weights ``(bins, bands)``."""
+    basis = mel_basis(sr, n_fft, n_mels)
+    nz = basis > 0
+    lo = np.array([np.argmax(nz[:, b]) if nz[:, b].any() else 0 for b in range(n_mels)], dtype=np.int64)
+    hi = np.array([len(nz) - np.argmax(nz[::-1, b]) if nz[:, b].any() else 0 for b in range(n_mels)], dtype=np.int64)
+    return lo, hi, basis
+
+
+@numba.njit(cache=True)
+def _banded_matmul(P, lo, hi, w):  # pragma: no cover - numba
+    """``P @ w`` for a filterbank whose band b is non-zero only on bins ``lo[b]:hi[b]`` (mel: ~2 bins per band
+    per bin instead of 1025), 20x fewer multiplications than the dense product."""
+    T = P.shape[0]
+    B = lo.shape[0]
+    out = np.zeros((T, B), dtype=np.float32)
+    for t in range(T):
+        for b in range(B):
+            acc = np.float32(0.0)
+            for k in range(lo[b], hi[b]):
+                acc += P[t, k] * w[k, b]
+            out[t, b] = acc
+    return out
 
 
 def to_analysis_rate(samples: np.ndarray, sr: int) -> np.ndarray:
@@ -116,7 +143,8 @@ class Frontend:
 
     @cached_property
     def mel(self) -> np.ndarray:
-        return self.power @ mel_basis(self.sr, self.n_fft, N_MELS)
+        lo, hi, w = mel_bands(self.sr, self.n_fft, N_MELS)
+        return _banded_matmul(self.power, lo, hi, w)
 
     @cached_property
     def mel_db(self) -> np.ndarray:

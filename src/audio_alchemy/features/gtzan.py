@@ -14,6 +14,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+HPSS_DB_STEP = 0.25  # dB: quantisation of the log-magnitude for the HPSS median filters
+
 COLUMNS = (
     ["length", "chroma_stft_mean", "chroma_stft_var", "rms_mean", "rms_var", "spectral_centroid_mean",
      "spectral_centroid_var", "spectral_bandwidth_mean", "spectral_bandwidth_var", "rolloff_mean", "rolloff_var",
@@ -24,43 +26,51 @@ COLUMNS = (
 
 
 @numba.njit(cache=True)
-def _running_median_rows(x, k):  # pragma: no cover - numba
-    """Median filter of width ``k`` (odd) along each row, scipy.ndimage 'reflect' edges, O(k) per step.
+def _running_median_rows_q(q, k, n_levels):  # pragma: no cover - numba
+    """Median filter of width ``k`` (odd) along each row of small integers (0..n_levels-1), 'reflect' edges.
 
-    Our own because scipy.ndimage.median_filter took 10x longer on a (650, 1025) spectrogram.
+    Huang's histogram algorithm: O(1) per step plus the (short) walk of the median pointer.
     """
-    R, N = x.shape
+    R, N = q.shape
     h = k // 2
-    out = np.empty_like(x)
-    win = np.empty(k, dtype=x.dtype)
-    p = np.empty(N + 2 * h, dtype=x.dtype)
+    out = np.empty_like(q)
+    p = np.empty(N + 2 * h, dtype=q.dtype)
+    hist = np.zeros(n_levels, dtype=np.int64)
     for r in range(R):
-        row = x[r]
+        row = q[r]
         for i in range(N + 2 * h):
             j = i - h
-            while j < 0 or j >= N:  # half-sample symmetric reflection: d c b a | a b c d | d c b a
+            while j < 0 or j >= N:
                 if j < 0:
                     j = -j - 1
                 if j >= N:
                     j = 2 * N - j - 1
             p[i] = row[j]
+        hist[:] = 0
         for i in range(k):
-            win[i] = p[i]
-        win.sort()
-        out[r, 0] = win[h]
+            hist[p[i]] += 1
+        m = 0
+        lt = 0
+        while lt + hist[m] <= h:
+            lt += hist[m]
+            m += 1
+        out[r, 0] = m
         for i in range(1, N):
-            old = p[i - 1]
-            new = p[i - 1 + k]
-            # remove old
-            pos = np.searchsorted(win, old)
-            for m in range(pos, k - 1):
-                win[m] = win[m + 1]
-            # insert new into win[0:k-1]
-            q = np.searchsorted(win[: k - 1], new)
-            for m in range(k - 1, q, -1):
-                win[m] = win[m - 1]
-            win[q] = new
-            out[r, i] = win[h]
+            o = p[i - 1]
+            v = p[i - 1 + k]
+            hist[o] -= 1
+            if o < m:
+                lt -= 1
+            hist[v] += 1
+            if v < m:
+                lt += 1
+            while lt > h:
+                m -= 1
+                lt -= hist[m]
+            while lt + hist[m] <= h:
+                lt += hist[m]
+                m += 1
+            out[r, i] = m
     return out
 
 
@@ -69,11 +79,28 @@ def hpss_shares(magnitude: np.ndarray, kernel: int = 31, power: float = 2.0, tim
     """librosa.decompose.hpss soft masks ``(frames, bins)`` for the harmonic and percussive parts.
 
     Median filters: harmonic along time, percussive along frequency (kernel 31), masks
-    ``H^p / (H^p + P^p)`` with p = 2, as librosa.
+    ``H^p / (H^p + P^p)`` with p = 2, as librosa; medians taken on the log-magnitude quantised to
+    ``HPSS_DB_STEP`` (exact up to that step, about 10x faster than scipy.ndimage.median_filter).
     """
-    mag = np.ascontiguousarray(magnitude, dtype=np.float32)
-    harm = _running_median_rows(np.ascontiguousarray(mag.T), kernel).T  # along time
-    perc = _running_median_rows(mag, kernel)  # along frequency
+    # medians commute with monotonic maps: filter the log-magnitude quantised in HPSS_DB_STEP steps
+    # over the 128 dB below the maximum with an O(1) histogram median, then map back.
+    step, levels = HPSS_DB_STEP, int(round(128 / HPSS_DB_STEP))
+    ref = float(magnitude.max()) if magnitude.size else 0.0
+    if ref <= 0:
+        half = np.full(magnitude.shape, 0.5, dtype=np.float32)
+        return half, half
+    with np.errstate(divide="ignore"):
+        db = 20 * np.log10(np.maximum(magnitude, ref * 1e-12) / ref)
+    q = np.clip(np.round((db + (levels - 1) * step) / step), 0, levels - 1).astype(np.int16)
+    harm_q = _running_median_rows_q(np.ascontiguousarray(q.T), kernel, levels).T  # along time
+    perc_q = _running_median_rows_q(q, kernel, levels)  # along frequency
+    floor = (levels - 1) * step
+
+    def back(x):
+        m = 10 ** ((x.astype(np.float32) * step - floor) / 20)
+        return np.where(x > 0, m, 0.0)
+
+    harm, perc = back(harm_q), back(perc_q)
     hp, pp = harm**power, perc**power
     tot = hp + pp
     ok = tot > np.finfo(np.float32).tiny

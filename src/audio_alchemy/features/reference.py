@@ -35,9 +35,9 @@ def reference_seed(y: np.ndarray, sr: int = SR, track_type: int = 0, timings: di
     t = timings if timings is not None else {}
 
     def stage(name, fn):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         out = fn()
-        t[name] = t.get(name, 0.0) + time.perf_counter() - t0
+        t[name] = t.get(name, 0.0) + time.process_time() - t0
         return out
 
     y = np.asarray(y, dtype=np.float32)

@@ -32,20 +32,24 @@ def onset_envelope(mel_db: np.ndarray, n_fft: int = N_FFT, hop: int = HOP, aggre
     return np.concatenate([np.zeros(pad, dtype=np.float32), env.astype(np.float32)])[:T]
 
 
-def _tempogram_mean(oenv: np.ndarray, win_length: int) -> np.ndarray:
-    """Mean over frames of librosa's autocorrelation tempogram (Hann window, centred, max-normalised)."""
+def _tempogram_mean(oenv: np.ndarray, win_length: int, stride: int = 2) -> np.ndarray:
+    """Mean over frames of librosa's autocorrelation tempogram (Hann window, centred, max-normalised).
+
+    librosa averages all frames (hop 1 onset frame = 23 ms); averaging every ``stride``-th frame gives the
+    same mean to within a fraction of a per cent at 1/stride of the cost.
+    """
     n = len(oenv)
     half = win_length // 2
-    padded = np.pad(oenv.astype(np.float64), (half, half), mode="linear_ramp", end_values=(0, 0))
-    frames = np.lib.stride_tricks.sliding_window_view(padded, win_length)[:n]
-    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win_length) / win_length)
+    padded = np.pad(oenv.astype(np.float32), (half, half), mode="linear_ramp", end_values=(0, 0))
+    frames = np.lib.stride_tricks.sliding_window_view(padded, win_length)[:n:stride]
+    w = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win_length) / win_length)).astype(np.float32)
     n_fft = scipy.fft.next_fast_len(2 * win_length - 1, real=True)
     F = scipy.fft.rfft(frames * w, n=n_fft, axis=1, workers=1)
     ac = scipy.fft.irfft(F.real**2 + F.imag**2, n=n_fft, axis=1, workers=1)[:, :win_length]
     peak = np.max(np.abs(ac), axis=1, keepdims=True)
     tiny = np.finfo(ac.dtype).tiny
     ac = np.where(peak > tiny, ac / np.where(peak > tiny, peak, 1.0), ac)
-    return ac.mean(axis=0)
+    return ac.mean(axis=0, dtype=np.float64)
 
 
 def tempo(oenv: np.ndarray, sr: int = SR, hop: int = HOP, start_bpm: float = 120.0, std_bpm: float = 1.0,

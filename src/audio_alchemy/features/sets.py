@@ -47,11 +47,11 @@ FEATURE_SETS = ("seed", "full")
 class _Timer:
     def __init__(self, timings: dict | None):
         self.t = timings
-        self.last = time.perf_counter()
+        self.last = time.process_time()
 
     def __call__(self, name: str) -> None:
         if self.t is not None:
-            now = time.perf_counter()
+            now = time.process_time()
             self.t[name] = self.t.get(name, 0.0) + now - self.last
             self.last = now
 

@@ -50,19 +50,42 @@ def framed_sums(x: np.ndarray, frame_length: int, hop: int) -> np.ndarray:
 
 
 def rms_frames(y: np.ndarray, frame_length: int = 2048, hop: int = 512) -> np.ndarray:
-    """librosa.feature.rms(y) per frame (centred, zero padded), via one cumulative sum."""
-    yp = np.pad(np.asarray(y, dtype=np.float32), frame_length // 2)
-    return np.sqrt(np.maximum(framed_sums(yp * yp, frame_length, hop) / frame_length, 0.0))
+    """librosa.feature.rms(y) per frame (centred, zero padded).
+
+    When ``frame_length`` is a multiple of ``hop`` each frame's energy is the sum of ``frame_length // hop``
+    consecutive hop-block energies, so the signal is squared and summed once (no cumulative sum).
+    """
+    y = np.asarray(y, dtype=np.float32)
+    n_frames = 1 + len(y) // hop
+    if frame_length % hop:
+        yp = np.pad(y, frame_length // 2)
+        return np.sqrt(np.maximum(framed_sums(yp.astype(np.float64) ** 2, frame_length, hop) / frame_length, 0.0))
+    k = frame_length // hop
+    n_blocks = n_frames + k - 1
+    yp = np.zeros(n_blocks * hop, dtype=np.float32)
+    h = frame_length // 2
+    m = min(len(y), len(yp) - h)
+    yp[h : h + m] = y[:m]
+    blocks = np.einsum("ij,ij->i", yp.reshape(n_blocks, hop), yp.reshape(n_blocks, hop)).astype(np.float64)
+    c = np.concatenate([[0.0], np.cumsum(blocks)])
+    sums = c[k : k + n_frames] - c[:n_frames]
+    return np.sqrt(np.maximum(sums / frame_length, 0.0))
 
 
 def zcr_frames(y: np.ndarray, frame_length: int = 2048, hop: int = 512, threshold: float = 1e-10) -> np.ndarray:
-    """librosa.feature.zero_crossing_rate(y) per frame (centred, edge padded), via one cumulative sum."""
-    yp = np.pad(np.asarray(y), frame_length // 2, mode="edge")
-    neg = yp < -threshold
-    cross = np.empty(len(yp), dtype=np.float64)
-    cross[0] = 0
-    cross[1:] = neg[1:] != neg[:-1]
-    # within a frame starting at s, crossings counted between samples s..s+L-1 -> cross[s+1 .. s+L-1]
-    c = np.concatenate([[0.0], np.cumsum(cross)])
-    starts = np.arange(0, len(yp) - frame_length + 1, hop)
-    return (c[starts + frame_length] - c[starts + 1]) / frame_length
+    """librosa.feature.zero_crossing_rate(y) per frame (centred, edge padded), from the sparse crossing positions.
+
+    A crossing at sample i (sign of i differs from i - 1, |x| <= threshold counts as positive) belongs to
+    every frame whose samples s+1 .. s+L-1 include i; counts come from two binary searches per frame.
+    """
+    y = np.asarray(y)
+    h = frame_length // 2
+    n_frames = 1 + len(y) // hop
+    if len(y) == 0:
+        return np.zeros(n_frames)
+    neg = y < -threshold
+    # crossings inside y (index in padded coordinates = i + h); edge padding adds none
+    pos = np.flatnonzero(neg[1:] != neg[:-1]) + 1 + h
+    starts = np.arange(n_frames) * hop
+    counts = np.searchsorted(pos, starts + frame_length, side="left") - np.searchsorted(pos, starts + 1, side="left")
+    return counts / frame_length
