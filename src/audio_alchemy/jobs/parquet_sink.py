@@ -164,12 +164,16 @@ def _merge_import(lib: Any, row: dict[str, Any]) -> None:
 
 
 def _merge_features(lib: Any, row: dict[str, Any]) -> None:
-    """Payload ``{track_id, content_hash?, feature_set, version, data}``; the content hash wins (another library copy)."""
+    """Payload ``{track_id, content_hash?, feature_set, version, data, artifacts?}``; the content hash wins (it
+    finds the track in another copy of the library), artifacts are ``{kind: path}`` on shared storage."""
     p = loads(row["payload"])
     tid = lib.find_by_hash(p["content_hash"]) if p.get("content_hash") else p.get("track_id")
     if tid is None or lib.track(tid) is None:
         raise KeyError(f"no track for {row['item']} in this library (import the audio first)")
-    lib.put_features(tid, p["feature_set"], p["version"], p["data"])
+    with lib.transaction():
+        lib.put_features(tid, p["feature_set"], p["version"], p["data"])
+        for kind, path in (p.get("artifacts") or {}).items():
+            lib.put_artifact(tid, kind, path)
 
 
 HANDLERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {"import": _merge_import, "features": _merge_features}
@@ -194,7 +198,7 @@ def merge_results(lib: Any, root: str | os.PathLike, stages: list[str] | None = 
         st = row["stage"]
         if stages and st not in stages:
             continue
-        handler = HANDLERS.get(st)
+        handler = HANDLERS.get(st) or HANDLERS.get(st.split(":", 1)[0])  # "features:seed" -> "features"
         if handler is None:
             summary.skipped.append(f"{row['item']}: no merge handler for stage {st!r}")
             continue
