@@ -185,6 +185,9 @@ def read_interactions(
             header = not _is_number(names[count_col])
     uc, ic, cc = _pos(user_col, "user"), _pos(item_col, "item"), _pos(count_col, "count")
     start = first + 1 if header else first
+    fast = _fast_numeric(rows[start:], uc, ic, cc)
+    if fast is not None:
+        return from_triples(*fast)
     users, items, vals = [], [], []
     need = max(c for c in (uc, ic, cc) if c is not None)
     for k in range(start, len(rows)):
@@ -217,6 +220,23 @@ def read_interactions(
     return from_triples(users, items, vals)
 
 
+def _fast_numeric(rows: list[list[str]], uc: int, ic: int, cc: int | None):
+    """Vectorised parse when every row is well formed with integer ids and valid counts; else None (slow path)."""
+    try:
+        need = max(c for c in (uc, ic, cc) if c is not None)
+        rows = [r for r in rows if any(c.strip() for c in r)]
+        if not rows or any(len(r) <= need for r in rows):
+            return None
+        u = np.array([r[uc] for r in rows], dtype=np.int64)
+        i = np.array([r[ic] for r in rows], dtype=np.int64)
+        v = np.ones(len(rows)) if cc is None else np.array([r[cc] for r in rows], dtype=np.float64)
+    except (ValueError, OverflowError):
+        return None
+    if not np.all(np.isfinite(v)) or np.any(v < 0):
+        return None
+    return u.tolist(), i.tolist(), v
+
+
 def _is_number(s: str) -> bool:
     try:
         float(s)
@@ -241,6 +261,11 @@ class HetRec:
 
 def _read_int_table(path: Path, ncols: int) -> np.ndarray:
     """Integer TSV with a header (CRLF tolerated); raises InteractionError naming the bad line."""
+    try:  # fast path; the loop below only runs to name the bad line
+        arr = np.loadtxt(path, delimiter="\t", skiprows=1, dtype=np.int64, usecols=range(ncols), encoding="latin-1", ndmin=2)
+        return arr.reshape(-1, ncols)
+    except ValueError:
+        pass
     out = []
     with open(path, encoding="latin-1") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -296,18 +321,11 @@ def item_tag_matrix(het: HetRec, exclude_pairs: sp.spmatrix | None = None) -> sp
     a = het.tag_assignments
     if a is None or len(a) == 0:
         return sp.csr_matrix((len(lis.item_ids), len(tag_ids)), dtype=np.float32)
-    rows, cols, keep_u = [], [], []
-    for u, it, t in a:
-        i = lis._item_index.get(int(it))
-        k = tix.get(int(t))
-        if i is None or k is None:
-            continue
-        rows.append(i)
-        cols.append(k)
-        keep_u.append(lis._user_index.get(int(u), -1))
-    rows = np.asarray(rows)
-    cols = np.asarray(cols)
-    keep_u = np.asarray(keep_u)
+    ii = np.fromiter((lis._item_index.get(int(x), -1) for x in a[:, 1]), dtype=np.int64, count=len(a))
+    kk = np.fromiter((tix.get(int(x), -1) for x in a[:, 2]), dtype=np.int64, count=len(a))
+    uu = np.fromiter((lis._user_index.get(int(x), -1) for x in a[:, 0]), dtype=np.int64, count=len(a))
+    ok = (ii >= 0) & (kk >= 0)
+    rows, cols, keep_u = ii[ok], kk[ok], uu[ok]
     if exclude_pairs is not None:
         ex = sp.csr_matrix(exclude_pairs)
         known = keep_u >= 0

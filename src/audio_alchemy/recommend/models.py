@@ -151,7 +151,7 @@ class ItemKNN(Model):
         else:
             raise ValueError(f"unknown similarity {self.similarity!r}")
         with warnings.catch_warnings():  # implicit converts its own BM25/cosine weights to CSR and warns about it
-            warnings.simplefilter("ignore", category=UserWarning)
+            warnings.simplefilter("ignore")
             m.fit(X, show_progress=False)
         self.S = sp.csr_matrix(m.similarity, dtype=np.float32)
 
@@ -266,9 +266,7 @@ class EASE(Model):
         n_users = np.asarray((X > 0).sum(0)).ravel()
         self.cols = np.flatnonzero(n_users >= self.min_users)
         Xc = X[:, self.cols]
-        G = np.asarray((Xc.T @ Xc).todense(), dtype=np.float64)
-        G[np.diag_indices_from(G)] += self.lam
-        P = np.linalg.inv(G)
+        P = _ridge_inverse(Xc, self.lam)
         B = P / (-np.diag(P))
         B[np.diag_indices_from(B)] = 0.0
         self.B = B.astype(np.float32)
@@ -286,6 +284,24 @@ class EASE(Model):
             raise NotImplementedError("EASE similar() on a catalogue over 20k items")
         S[np.ix_(self.cols, self.cols)] = self.B
         return S
+
+
+def _ridge_inverse(X: sp.csr_matrix, lam: float) -> np.ndarray:
+    """(X^T X + lam I)^-1 (items x items). With fewer users than items, the Woodbury identity
+    (I - X^T (lam I + X X^T)^-1 X) / lam inverts a users x users matrix instead: about 5x fewer flops on HetRec
+    (1.9k users, 7k items). Measured against np.linalg.inv in tests."""
+    n_users, n_items = X.shape
+    if n_users < n_items:
+        Xd = X.toarray().astype(np.float64)
+        K = Xd @ Xd.T
+        K[np.diag_indices_from(K)] += lam
+        P = -(Xd.T @ np.linalg.solve(K, Xd))
+        P[np.diag_indices_from(P)] += 1.0
+        P /= lam
+        return P
+    G = np.asarray((X.T @ X).todense(), dtype=np.float64)
+    G[np.diag_indices_from(G)] += lam
+    return np.linalg.inv(G)
 
 
 # --------------------------------------------------------------------------- RP3beta

@@ -1,0 +1,92 @@
+"""Library-facing recommendation: sound-alikes from stored features, ratings/plays as feedback, the CLI."""
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from audio_alchemy.library import Library
+from audio_alchemy.recommend.interactions import InteractionError
+from audio_alchemy.recommend.library_api import library_interactions, library_recommender, sound_alikes
+from audio_alchemy.recommend.recommender import Filters
+
+
+def _make_library(path, with_feedback=True):
+    lib = Library.open(path)
+    rng = np.random.default_rng(0)
+    centers = {"rock": rng.normal(0, 1, 8), "jazz": rng.normal(0, 1, 8) + 3}
+    ids = {}
+    for k in range(10):
+        genre = "rock" if k < 5 else "jazz"
+        tid = lib.add_track(f"hash{k}", artist=f"A{k}", title=f"T{k}", genre=genre, language="en" if k % 2 else "fr")
+        vec = centers[genre] + rng.normal(0, 0.1, 8)
+        lib.put_features(tid, "summary", "1", {"mfcc_mean": vec[:6].tolist(), "tempo": float(vec[6]), "rms": float(vec[7])})
+        ids[k] = tid
+    if with_feedback:
+        lib.add_rating(ids[0], "ann", 5, 5)
+        lib.add_rating(ids[1], "ann", 3, 3)
+        lib.add_rating(ids[6], "ann", 2, 1)      # dislike
+        lib.add_play(ids[2], "bob")
+        lib.add_play(ids[2], "bob")
+        lib.add_play(ids[7], "bob")
+    return lib, ids
+
+
+def test_sound_alikes_same_genre_cluster(tmp_path):
+    lib, ids = _make_library(tmp_path / "lib.sqlite")
+    out = sound_alikes(lib, ids[0], n=4)
+    assert len(out) == 4
+    assert {r.item for r in out} <= {ids[k] for k in range(1, 5)}    # the other rock tracks sound closest
+    assert all("similar sound" in r.reason for r in out)
+    assert ids[0] not in {r.item for r in out}
+
+
+def test_sound_alikes_unknown_track(tmp_path):
+    lib, _ = _make_library(tmp_path / "lib.sqlite")
+    with pytest.raises(KeyError):
+        sound_alikes(lib, 999)
+
+
+def test_library_recommender_content_and_filters(tmp_path):
+    lib, ids = _make_library(tmp_path / "lib.sqlite")
+    inter, dislikes = library_interactions(lib)
+    assert dislikes == {"ann": {ids[6]}}
+    rec = library_recommender(lib)
+    out = rec.recommend("ann", n=3)
+    assert out and all(r.item not in (ids[0], ids[1], ids[6]) for r in out)
+    assert out[0].item in {ids[k] for k in range(2, 5)}              # rock, like what ann liked
+    assert all(r.reason for r in out)
+    jazz = rec.recommend("ann", n=10, filters=Filters(genre="jazz"))
+    assert jazz and all(rec.item_meta[r.item]["genre"] == "jazz" for r in jazz) and ids[6] not in {r.item for r in jazz}
+    fr = rec.recommend("ann", n=10, filters=Filters(language="fr"))
+    assert all(rec.item_meta[r.item]["language"] == "fr" for r in fr)
+    unknown = rec.recommend("nobody", n=2)
+    assert unknown.note and "unknown user" in unknown.note and len(unknown) == 2
+
+
+def test_library_without_feedback_is_a_clear_error(tmp_path):
+    lib, _ = _make_library(tmp_path / "lib.sqlite", with_feedback=False)
+    with pytest.raises(InteractionError, match="no ratings or plays"):
+        library_recommender(lib)
+
+
+def test_cli_rate_recommend_similar(tmp_path):
+    from audio_alchemy.cli.recommend import register
+
+    db = tmp_path / "lib.sqlite"
+    lib, ids = _make_library(db, with_feedback=False)
+    lib.close()
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    r = runner.invoke(app, ["rate", str(ids[0]), "--scale", "5", "--score", "6", "--db", str(db)])
+    assert r.exit_code != 0 and "outside" in r.output
+    r = runner.invoke(app, ["rate", str(ids[0]), "--scale", "5", "--score", "4", "--user", "cli", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, ["recommend", "--user", "cli", "-n", "3", "--db", str(db), "--json"])
+    assert r.exit_code == 0, r.output
+    assert len([ln for ln in r.stdout.splitlines() if ln.startswith("{")]) == 3
+    r = runner.invoke(app, ["similar", str(ids[5]), "-n", "2", "--db", str(db)])
+    assert r.exit_code == 0 and "similar sound" in r.output
+    r = runner.invoke(app, ["recommend", "--user", "cli", "--genre", "jazz", "--db", str(db)])
+    assert r.exit_code == 0 and "genre jazz" in r.output
