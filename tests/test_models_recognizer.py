@@ -120,3 +120,22 @@ def test_cli_refuses_unknown_model(toy_set, tmp_path):
     r = CliRunner().invoke(app, ["train", "genre", "--labels", str(toy_set), "--out", str(tmp_path / "m"),
                                  "--model", "nope"])
     assert r.exit_code != 0
+
+
+def test_cli_evaluate_writes_report_with_baseline_and_grouped_folds(toy_set, tmp_path):
+    from audio_alchemy.cli.main import app
+
+    rep = tmp_path / "report"
+    r = CliRunner().invoke(app, ["evaluate", "genre", "--labels", str(toy_set), "--group-by", "artist",
+                                 "--model", "mfcc-logreg,mfcc-knn", "--report", str(rep)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((rep / "results.json").read_text())
+    assert res["grouped"] and res["group_by"] == "artist"
+    for name in ("mfcc-logreg", "mfcc-knn"):
+        m = res["models"][name]
+        assert m["baseline_majority"]["accuracy"] <= 0.5
+        lo, hi = m["ci95"]["accuracy"]
+        assert 0 <= lo <= m["scores"]["accuracy"] <= hi <= 1
+        assert np.asarray(m["confusion"]).sum() == 8
+    html = (rep / "index.html").read_text()
+    assert "majority" in html and (rep / "comparison.png").exists() and (rep / "learning_curve.png").exists()

@@ -84,6 +84,9 @@ class ClipClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         Xs, ys = self._stack(X, np.asarray(y))
         self.estimator_ = clone(self.estimator if self.estimator is not None else make_pipeline("logreg"))
+        clf = getattr(self.estimator_, "named_steps", {}).get("clf", self.estimator_)
+        if isinstance(clf, KNeighborsClassifier) and clf.n_neighbors > len(ys):
+            clf.set_params(n_neighbors=len(ys))  # tiny training sets (learning curves, toy data)
         self.estimator_.fit(Xs, ys)
         self.classes_ = np.asarray(self.estimator_.classes_)
         return self

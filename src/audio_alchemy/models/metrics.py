@@ -22,12 +22,15 @@ def _from_confusion(cm: np.ndarray) -> dict[str, float]:
         rec = np.where(true_n > 0, tp / true_n, 0.0)
         f1 = np.where(prec + rec > 0, 2 * prec * rec / (prec + rec), 0.0)
     present = true_n > 0
+    seen = present | (pred_n > 0)  # macro averages over labels that occur (as sklearn with labels=None)
+    if not seen.any():
+        seen = np.ones_like(seen)
     return {
         "accuracy": float(tp.sum() / max(cm.sum(), 1)),
         "balanced_accuracy": float(rec[present].mean()) if present.any() else 0.0,
-        "macro_precision": float(prec.mean()),
-        "macro_recall": float(rec.mean()),
-        "macro_f1": float(f1.mean()),
+        "macro_precision": float(prec[seen].mean()),
+        "macro_recall": float(rec[seen].mean()),
+        "macro_f1": float(f1[seen].mean()),
     }
 
 
@@ -53,7 +56,7 @@ def _scores(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence) -> dict[st
 
 
 def scores(y_true, y_pred, labels: Sequence | None = None) -> dict[str, float]:
-    """Accuracy, balanced accuracy and macro precision/recall/F1 (labels absent from both count as 0)."""
+    """Accuracy, balanced accuracy and macro precision/recall/F1 over the labels that occur in y_true or y_pred."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     labels = sorted(set(y_true) | set(y_pred)) if labels is None else list(labels)
     return _scores(y_true, y_pred, labels)

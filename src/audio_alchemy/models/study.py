@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV, LeaveOneOut, StratifiedKFold, 
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.svm import LinearSVC
+from sklearn.svm import SVC
 
 from . import cv, metrics
 from .classical import STUDY_GRIDS
@@ -44,9 +44,12 @@ SMALL_RF_GRID = {"clf__n_estimators": [50, 200], "clf__max_depth": [None, 10], "
 
 
 def _lang_models(seed: int = 0) -> dict[str, Callable]:
-    return {"logreg": lambda: LogisticRegression(max_iter=5000),
-            "rf": lambda: RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1),
-            "svm-linear": lambda: LinearSVC(max_iter=20000)}
+    # class_weight="balanced": with it the study-way vocals linear SVM gives macro-F1 0.516 / accuracy 0.545,
+    # matching the reported 0.514 / 0.544 (without it 0.51 / 0.65), so the study most likely used it.
+    return {"logreg": lambda: LogisticRegression(max_iter=5000, class_weight="balanced"),
+            "rf": lambda: RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1,
+                                                 class_weight="balanced"),
+            "svm-linear": lambda: SVC(kernel="linear", class_weight="balanced")}
 
 
 def _key_onehot(df: pd.DataFrame) -> np.ndarray:
@@ -82,6 +85,7 @@ def language(seed_dir: Path, seed: int = 0, log=print) -> list[dict]:
             rows.append({
                 "task": f"language, {tname}", "model": name, "metric": "macro-F1",
                 "study_way": metrics.scores(y, p_study)["macro_f1"],
+                "study_way_accuracy": metrics.scores(y, p_study)["accuracy"],
                 "right_way": metrics.scores(y, p_right.astype(str))["macro_f1"],
                 "right_way_ci95": metrics.bootstrap_ci(y, p_right.astype(str), groups=groups, n_boot=500)["macro_f1"],
                 "reported": rep[1] if rep else None,
@@ -164,7 +168,7 @@ def _fmt(r: dict) -> str:
     ci = r.get("right_way_ci95")
     cis = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
     return (f"{r['task']:<26} {r['model']:<18} {r['metric']:<9} {_f(r['study_way']):>9} "
-            f"{_f(r['right_way']) + cis:>22} {_f(r['reported']):>10}   (majority acc {r['majority_accuracy']:.3f})")
+            f"{_f(r['right_way']) + cis:>22} {_f(r['reported']):>10}   (majority: acc {r['majority_accuracy']:.3f}, macro-F1 {r['majority_macro_f1']:.3f})")
 
 
 HEADER = (f"{'task':<26} {'model':<18} {'metric':<9} {'study way':>9} {'right way [95% CI]':>22} {'reported':>10}")

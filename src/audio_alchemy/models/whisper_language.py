@@ -481,3 +481,62 @@ def _versions() -> dict[str, str]:
         except Exception:  # noqa: BLE001
             pass
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# training (what `alchemy train language --model whisper` should call)
+
+
+def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: str = "language", size: str = "base",
+                         model_dir: str | Path | None = None, languages: list[str] | None = None,
+                         head: str = "none", separate: str | None = None, progress=None) -> Path:
+    """Fit the Whisper language model on a labels CSV (``path`` relative to the CSV, ``target`` column) and save it.
+
+    Candidate languages default to the CSV's labels. Always fits the calibration temperature; ``head="logprob"``
+    also fits a ``FusionHead`` on Whisper's candidate log-probabilities (it cannot see voices; whether it helps
+    is measured by bench/language_whisper.py). Labels that are not Whisper language codes are refused.
+    """
+    import csv
+
+    from audio_alchemy.io import load
+
+    csv_path = Path(labels_csv)
+    rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
+    if not rows or target not in rows[0]:
+        raise ValueError(f"{csv_path}: no '{target}' column")
+    labels = [r[target].strip() for r in rows]
+    cands = list(languages) if languages else sorted(set(labels))
+    det = WhisperLanguageDetector(size=size, model_dir=model_dir, languages=cands, separate=separate)
+    model = det.model
+    logps, kept = [], []
+    langs_all: list[str] = []
+    for i, r in enumerate(rows):
+        try:
+            a = load(csv_path.parent / r["path"], sr=SR, mono=True)
+        except Exception:  # noqa: BLE001 - a bad file never stops training; it is skipped
+            continue
+        x, _ = det._vocals(a.samples, SR)
+        ws, w = vocal_windows(x, SR, max_windows=det.max_windows, compact=det.compact)
+        out = whisper_windows(model, ws, pad=det.pad)
+        langs_all = out.languages
+        logps.append(aggregate(out.logprobs, w))
+        kept.append(i)
+        if progress:
+            progress(i + 1, len(rows))
+    bad = sorted(set(cands) - set(langs_all))
+    if bad:
+        raise ValueError(f"labels that are not Whisper language codes: {bad}")
+    L = np.array(logps)
+    y = [labels[i] for i in kept]
+    sub, names = restrict(L, langs_all, cands)
+    yi = np.array([names.index(v) for v in y])
+    det.temperature = fit_temperature(sub, yi)
+    metrics = {"n_train": len(y), "train_accuracy_whisper": float(np.mean(sub.argmax(1) == yi)),
+               "temperature": det.temperature}
+    if head == "logprob":
+        det.head = FusionHead(cands).fit(L, langs_all, y)
+        p = det.head.predict_proba(L, langs_all)
+        metrics["train_accuracy_head"] = float(np.mean(np.array(det.head.classes_)[p.argmax(1)] == np.array(y)))
+    elif head != "none":
+        raise ValueError("head must be 'none' or 'logprob'")
+    return save_language_model(out_dir, det, metrics)
