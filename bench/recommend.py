@@ -138,7 +138,8 @@ def main() -> None:
         synthetic(a.users, a.items, a.mean_items, a.als_iterations)
         return
     hetrec(a.k, a.seed, a.boot)
-    print(f"HetRec part: {time.perf_counter() - t0:.0f} s")
+    print(f"HetRec part: {time.perf_counter() - t0:.0f} s wall, {time.process_time():.0f} s CPU of this process; "
+          f"load average at the end {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     if not a.no_synthetic:
         print()
         sys.stdout.flush()

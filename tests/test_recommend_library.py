@@ -90,3 +90,26 @@ def test_cli_rate_recommend_similar(tmp_path):
     assert r.exit_code == 0 and "similar sound" in r.output
     r = runner.invoke(app, ["recommend", "--user", "cli", "--genre", "jazz", "--db", str(db)])
     assert r.exit_code == 0 and "genre jazz" in r.output
+
+
+def test_cli_eval_recommend_on_a_small_csv(tmp_path):
+    from audio_alchemy.cli.recommend import register
+
+    rng = np.random.default_rng(0)
+    lines = ["user,item,count"]
+    for u in range(40):
+        taste = rng.integers(0, 2)
+        for i in rng.choice(np.arange(15) + 15 * taste, size=8, replace=False):
+            lines.append(f"u{u},{i},{rng.integers(1, 20)}")
+    p = tmp_path / "plays.csv"
+    p.write_text("\n".join(lines) + "\n")
+    app = typer.Typer()
+    register(app)
+    r = CliRunner().invoke(app, ["eval-recommend", "--data", str(p)])
+    assert r.exit_code == 0, r.output
+    for name in ("popularity", "ALS", "EASE", "hybrid"):
+        assert name in r.stdout
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user,item,count\na,1,-2\n")
+    r = CliRunner().invoke(app, ["eval-recommend", "--data", str(bad)])
+    assert r.exit_code != 0 and "bad.csv:2" in r.output

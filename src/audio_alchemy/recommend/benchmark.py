@@ -185,10 +185,14 @@ def run_models(data: HetRec | Interactions, k: int = 10, seed: int = 0, tune: bo
     chosen: dict[str, dict] = {}
     tune_fn = globals()["tune"]
 
-    def run(name, make, grid, default, blend=True):
+    def run(name, make, grid, default, blend=True, refine=None):
         t0 = time.perf_counter()
         if tune and grid:
             p, s, S_val = tune_fn(make, grid, tr_v, judge_v, log, name)
+            if refine:  # second stage: the refine keys around the first stage's best
+                p2, s2, S2 = tune_fn(make, {**{k_: [v] for k_, v in p.items()}, **refine}, tr_v, judge_v, log, name)
+                if s2 > s:
+                    p, s, S_val = p2, s2, S2
         else:
             p = default
             S_val = make(**p).fit(tr_v).score(users)
@@ -206,10 +210,11 @@ def run_models(data: HetRec | Interactions, k: int = 10, seed: int = 0, tune: bo
 
     run("popularity", lambda: Popularity(), None, {}, blend=False)
     run("item-kNN BM25", lambda K, K1, B: ItemKNN("bm25", K=K, K1=K1, B=B),
-        {"K": [100, 300], "K1": [1.2], "B": [0.25, 0.75]}, {"K": 100, "K1": 1.2, "B": 0.75})
+        {"K": [100, 300], "K1": [1.2], "B": [0.1, 0.25, 0.5]}, {"K": 100, "K1": 1.2, "B": 0.75})
+    # ALS: factors x regularisation first (fewer factors won on this data), then alpha around the best
     run("ALS", lambda factors, regularization, alpha: ALS(factors, regularization, alpha),
-        {"factors": [32, 64, 128], "regularization": [0.1, 1.0], "alpha": [1.0, 3.0]},
-        {"factors": 64, "regularization": 0.01, "alpha": 1.0})
+        {"factors": [16, 32, 64], "regularization": [0.3, 1.0, 3.0], "alpha": [1.0]},
+        {"factors": 64, "regularization": 0.01, "alpha": 1.0}, refine={"alpha": [0.5, 2.0]})
     run("BPR", lambda factors, learning_rate: BPR(factors, learning_rate), None, {"factors": 64, "learning_rate": 0.01},
         blend=False)
     run("RP3beta", lambda beta: RP3beta(1.0, beta, K=200), {"beta": [0.0, 0.3, 0.5]}, {"beta": 0.3})

@@ -18,7 +18,11 @@ from .models import ContentKNN, Hybrid, ItemKNN, content_similarity
 from .recommender import Recommendation, Recommendations, Recommender
 
 #: feature sets tried first when none is named (embeddings beat hand-made summaries for similarity).
-PREFERRED_FEATURE_SETS = ("musicnn", "embedding", "embeddings", "vggish", "summary", "features", "mfcc")
+PREFERRED_FEATURE_SETS = ("musicnn", "embedding", "embeddings", "vggish", "full", "seed", "summary", "features", "mfcc")
+
+#: keys that say nothing about the sound (ids, lengths, bookkeeping) or vary in length (beat_times)
+NON_SOUND_KEYS = {"track_type", "feature_version", "version", "duration", "duration_ms", "length", "beat_times",
+                  "sample_rate", "sr", "channels", "filename", "label", "key_index", "mode_index"}
 
 CONTENT_WEIGHT = 1.0
 CF_WEIGHT = 1.0
@@ -60,7 +64,7 @@ def flatten_features(data: dict) -> dict[str, float]:
     out: dict[str, float] = {}
 
     def walk(prefix, v):
-        if isinstance(v, bool):
+        if isinstance(v, bool) or str(prefix).rsplit(".", 1)[-1] in NON_SOUND_KEYS:
             return
         if isinstance(v, (int, float)):
             out[prefix] = float(v)

@@ -447,7 +447,7 @@ def content_similarity(features, K: int = 100, standardize: bool = True) -> sp.c
         if standardize:
             mu = np.nanmean(F, axis=0)
             sd = np.nanstd(F, axis=0)
-            F = (F - mu) / np.where(sd > 1e-12, sd, 1.0)
+            F = np.clip((F - mu) / np.where(sd > 1e-12, sd, 1.0), -5.0, 5.0)  # one outlier cannot dominate
         F = np.nan_to_num(F)
         norms = np.linalg.norm(F, axis=1, keepdims=True)
         F = F / np.maximum(norms, 1e-12)
