@@ -22,7 +22,6 @@ from functools import lru_cache
 import numba
 import numpy as np
 import scipy.fft
-import scipy.stats
 
 from .frontend import HOP, N_FFT, SR
 
@@ -39,8 +38,10 @@ MAX_TRANSITION_RATE = 35.92  # octaves per second, as librosa
 
 @lru_cache(maxsize=2)
 def _beta_probs() -> np.ndarray:
+    from scipy.special import betainc  # = scipy.stats.beta.cdf, without importing scipy.stats (slow)
+
     thresholds = np.linspace(0, 1, N_THRESHOLDS + 1)
-    return np.diff(scipy.stats.beta.cdf(thresholds, *BETA))
+    return np.diff(betainc(BETA[0], BETA[1], thresholds))
 
 
 def cmndf(frames: np.ndarray, min_period: int, max_period: int) -> np.ndarray:
