@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from .interactions import Interactions, InteractionError, UnknownItem, combine, from_plays, from_ratings, from_triples
-from .models import ContentKNN, Hybrid, ItemKNN, content_similarity
+from .models import ContentKNN, Hybrid, ItemKNN, standardized
 from .recommender import Recommendation, Recommendations, Recommender
 
 #: feature sets tried first when none is named (embeddings beat hand-made summaries for similarity).
@@ -143,9 +143,10 @@ def sound_alikes(lib, track_id: int, n: int = 10, feature_set: str | None = None
     if not has[k]:
         raise KeyError(f"track {track_id} has no '{fs}' features yet: extract them first")
     keep = np.flatnonzero(has)
-    S = content_similarity(F[keep], K=max(n, 1) + 1)
-    row = np.asarray(S[int(np.flatnonzero(keep == k)[0])].todense()).ravel()
-    order = [j for j in np.argsort(-row, kind="stable") if keep[j] != k and row[j] > 0][:n]
+    Z = standardized(F[keep])
+    me_row = Z[int(np.flatnonzero(keep == k)[0])]
+    row = Z @ me_row / np.maximum(np.linalg.norm(Z, axis=1) * np.linalg.norm(me_row), 1e-12)
+    order = [j for j in np.argsort(-row, kind="stable") if keep[j] != k][:n]
     labels = {t.id: t.label for t in tracks}
     out = Recommendations(note=None if len(keep) > 1 else "only one track has features")
     for j in order:

@@ -425,6 +425,17 @@ class ContentKNN(Model):
         return self.S
 
 
+def standardized(features) -> np.ndarray:
+    """Columns to z-scores (NaN/missing -> 0 = the column mean), clipped to +-5 so one outlier cannot dominate."""
+    F = np.asarray(features, dtype=np.float64)
+    F = np.where(np.isfinite(F), F, np.nan)
+    with np.errstate(all="ignore"):
+        mu = np.nanmean(F, axis=0) if len(F) else np.zeros(F.shape[1])
+        sd = np.nanstd(F, axis=0) if len(F) else np.ones(F.shape[1])
+    mu, sd = np.nan_to_num(mu), np.nan_to_num(sd)
+    return np.nan_to_num(np.clip((F - mu) / np.where(sd > 1e-12, sd, 1.0), -5.0, 5.0))
+
+
 def content_similarity(features, K: int = 100, standardize: bool = True) -> sp.csr_matrix:
     """Cosine similarity between item vectors (rows), kept to the K nearest per item; zero rows stay isolated.
 
@@ -442,13 +453,7 @@ def content_similarity(features, K: int = 100, standardize: bool = True) -> sp.c
         F = sp.diags(1.0 / np.maximum(norms, 1e-12)) @ F
         S = sp.csr_matrix(F @ F.T)
     else:
-        F = np.asarray(features, dtype=np.float64)
-        F = np.where(np.isfinite(F), F, np.nan)
-        if standardize:
-            mu = np.nanmean(F, axis=0)
-            sd = np.nanstd(F, axis=0)
-            F = np.clip((F - mu) / np.where(sd > 1e-12, sd, 1.0), -5.0, 5.0)  # one outlier cannot dominate
-        F = np.nan_to_num(F)
+        F = standardized(features) if standardize else np.nan_to_num(np.asarray(features, dtype=np.float64))
         norms = np.linalg.norm(F, axis=1, keepdims=True)
         F = F / np.maximum(norms, 1e-12)
         S = sp.csr_matrix((F @ F.T).astype(np.float32))

@@ -199,7 +199,11 @@ class Recommender:
             if not np.isfinite(scores[j]):
                 break
             item = self.data.item_ids[j]
-            out.append(Recommendation(item, float(scores[j]), self._explain(u, int(j), base, history, filters), self.label(item)))
+            if history is None and self.popularity.pop[j] <= 0:
+                reason = "not played by anyone yet"
+            else:
+                reason = self._explain(u, int(j), base, history, filters)
+            out.append(Recommendation(item, float(scores[j]), reason, self.label(item)))
         if not out and out.note is None and filters is not None and filters.active():
             out.note = "no item matches the filters"
         return out
