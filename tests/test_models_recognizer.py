@@ -112,6 +112,23 @@ def test_cli_predict_library_stores_predictions(toy_set, tmp_path):
     with Library.open(db) as lib:
         preds = [p for t in lib.tracks(track_type=0) for p in lib.predictions(t.id)]
     assert len(preds) == 8 and all(p["task"] == "genre" and p["label"] in ("tone", "noise") for p in preds)
+    # labels from the library: tags, stored predictions and ratings
+    from audio_alchemy.models import from_library
+
+    with Library.open(db) as lib:
+        tracks = lib.tracks(track_type=0)
+        for i, t in enumerate(tracks):
+            lib.update_track(t.id, genre="tone" if "tone" in str(lib.track_path(t.id)) else "noise",
+                             artist=f"a{i % 3}")
+        lib.add_rating(tracks[0].id, "u", 5, 5)
+        lib.add_rating(tracks[1].id, "u", 5, 1)
+        tagged = from_library(lib, target="genre")
+        predicted = from_library(lib, target="genre", source="predictions")
+        liked = from_library(lib, source="ratings")
+    assert len(tagged) == 8 and set(tagged.labels) == {"tone", "noise"} and len(set(tagged.groups)) == 3
+    assert all("tone" in str(p) for p, lab in zip(tagged.paths, tagged.labels) if lab == "tone")
+    assert len(predicted) == 8
+    assert sorted(liked.labels.tolist()) == ["disliked", "liked"]
 
 
 def test_cli_refuses_unknown_model(toy_set, tmp_path):

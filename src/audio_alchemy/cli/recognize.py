@@ -24,15 +24,25 @@ ALL_MODELS = ("musicnn-logreg", "musicnn-svm-linear", "musicnn-svm-rbf", "musicn
               "mfcc-logreg", "mfcc-svm-rbf", "mfcc-rf", "mfcc-knn", "mfcc-gb", "cnn-mel")
 
 TaskArg = Annotated[str, typer.Argument(help="genre or language (any other name works with --target).")]
-LabelsOpt = Annotated[Path, typer.Option("--labels", help="CSV with a 'path' column (relative to the CSV) and a label column.",
-                                         exists=True, dir_okay=False)]
+LabelsOpt = Annotated[Path | None, typer.Option("--labels", help="CSV with a 'path' column (relative to the CSV) and a label column.",
+                                                exists=True, dir_okay=False)]
+FromLibOpt = Annotated[bool, typer.Option("--from-library", help="Labels from the library's tags instead of a CSV (--db).")]
 TargetOpt = Annotated[str | None, typer.Option("--target", help="Label column (default: the task name).")]
 GroupOpt = Annotated[str | None, typer.Option("--group-by", help="Column whose values must not straddle folds (artist, group_id...).")]
 
 
-def _load_set(labels: Path, task: str, target: str | None, group_by: str | None):
-    from ..models.datasets import from_csv
+def _load_set(labels: Path | None, task: str, target: str | None, group_by: str | None,
+              from_library: bool = False, db: Path | None = None):
+    from ..models.datasets import from_csv, from_library as lib_set
 
+    if from_library:
+        with open_library(db) as lib:
+            data = lib_set(lib, target=target or task, group_by=group_by or "artist")
+        if len(data) == 0:
+            fail(f"no library tracks have a {target or task} tag")
+        return data
+    if labels is None:
+        fail("pass --labels CSV (or --from-library)")
     try:
         return from_csv(labels, target=target, group_by=group_by, task=task)
     except ValueError as exc:
@@ -41,17 +51,20 @@ def _load_set(labels: Path, task: str, target: str | None, group_by: str | None)
 
 def train_cmd(
     task: TaskArg,
-    labels: LabelsOpt,
     out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    labels: LabelsOpt = None,
     target: TargetOpt = None,
     group_by: GroupOpt = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model name (default: musicnn-logreg; see --list-models).")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name (default: musicnn-logreg), e.g. "
+                                              "musicnn-svm-rbf, mfcc-rf, cnn-mel.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    from_library: FromLibOpt = False,
+    db: DbOption = None,
 ) -> None:
-    """Train on every row of the labels CSV and save a self-contained model directory."""
+    """Train on every row of the labels CSV (or tagged library tracks) and save a self-contained model directory."""
     from ..models.recognizer import Recognizer
 
-    data = _load_set(labels, task, target, group_by)
+    data = _load_set(labels, task, target, group_by, from_library, db)
     errors: list[str] = []
     t0 = time.perf_counter()
     try:
@@ -122,8 +135,8 @@ def predict_cmd(
 
 def evaluate_cmd(
     task: TaskArg,
-    labels: LabelsOpt,
     report: Annotated[Path, typer.Option("--report", help="Folder for index.html, plots and results.json.")],
+    labels: LabelsOpt = None,
     target: TargetOpt = None,
     group_by: GroupOpt = None,
     model: Annotated[str, typer.Option("--model", help="Model name, comma-separated names, or 'all'.")] = "musicnn-logreg",
@@ -131,13 +144,15 @@ def evaluate_cmd(
     repeats: Annotated[int, typer.Option("--repeats", help="Repeats of the CV with new shuffles.")] = 1,
     learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve")] = True,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    from_library: FromLibOpt = False,
+    db: DbOption = None,
 ) -> None:
     """Cross-validate models (grouped folds when groups recur) and write an HTML + JSON report."""
     from ..models.evaluate import evaluate_models
     from ..models.recognizer import get_model
     from ..models.report import write_report
 
-    data = _load_set(labels, task, target, group_by)
+    data = _load_set(labels, task, target, group_by, from_library, db)
     names = list(ALL_MODELS) if model == "all" else [m.strip() for m in model.split(",") if m.strip()]
     for n in names:
         try:
@@ -148,7 +163,7 @@ def evaluate_cmd(
                           learning_curve_model=names[0] if learning_curve else None,
                           log=lambda s: console.print(s, highlight=False))
     res["task"] = task
-    html = write_report(res, report, title=f"{task} recognition: {labels}")
+    html = write_report(res, report, title=f"{task} recognition: {labels or 'library'}")
     console.print(f"report: {html}", highlight=False)
 
 

@@ -75,13 +75,22 @@ def from_csv(csv: str | Path, target: str | None = None, group_by: str | None = 
 
 def from_library(lib, target: str = "genre", track_type: int = 0, group_by: str | None = "artist",
                  source: str = "tags", task: str | None = None) -> LabeledSet:
-    """Tracks of the library whose ``target`` is known: from their tags (track columns) or from stored
-    predictions (``source="predictions"``, the latest prediction of ``task``). Groups by artist by default.
+    """Tracks of the library whose ``target`` is known: from their tags (track columns such as genre,
+    language, country), from stored predictions (``source="predictions"``, the latest prediction of
+    ``task``), or from ratings (``source="ratings"``: "liked" when a track's mean normalised rating is
+    >= 0.5, else "disliked"). Groups by artist by default.
     """
     paths, labels, groups, ids = [], [], [], []
+    rated: dict[int, list[float]] = {}
+    if source == "ratings":
+        for r in lib.ratings():
+            rated.setdefault(r["track_id"], []).append(float(r["normalized"]))
     for t in lib.tracks(track_type=track_type):
         if source == "tags":
             label = getattr(t, target, None)
+        elif source == "ratings":
+            vals = rated.get(t.id)
+            label = None if not vals else ("liked" if np.mean(vals) >= 0.5 else "disliked")
         else:
             preds = [p for p in lib.predictions(t.id) if p.get("task") == (task or target)]
             label = preds[-1]["label"] if preds else None
