@@ -95,7 +95,7 @@ def run_demo(db_path: Path | None = None, workers: int | None = None, log: Calla
             _stage(result, f"features:{fs}", "audio_alchemy.features.batch",
                    lambda m, fs=fs, images=images: _summary(m.run_features(lib, feature_set=fs, images=images,
                                                                             workers=workers, progress=progress)), log)
-        _stage(result, "predict", "audio_alchemy.models.demo", lambda m: m.demo_predictions(lib, log=log), log)
+        _stage(result, "predict:genre", "audio_alchemy.models.recognizer", lambda m: _predict_genre(m, lib, result, log), log)
         _stage(result, "recommend", "audio_alchemy.recommend.library_api",
                lambda m: _recommend(m, lib, result), log)
         st = lib.stats()
@@ -113,6 +113,32 @@ def _summary(s: Any) -> str:
         return ", ".join(f"{k} {v}" for k, v in s.items() if isinstance(v, (int, float, str)))
     parts = [f"{k} {getattr(s, k)}" for k in ("done", "skipped", "failed", "cached") if hasattr(s, k)]
     return ", ".join(parts) or str(s)
+
+
+def _predict_genre(m: Any, lib: Library, result: DemoResult, log: Callable[[str], None]) -> str:
+    """Train the default genre model once on ``$AUDIO_ALCHEMY_DATA/genre`` (cached), then label every song."""
+    model_dir = config.home() / "models" / "genre-default"
+    if not (model_dir / "model.json").exists():
+        labels = config.data_path("genre", "labels.csv")
+        if labels is None:
+            raise FileNotFoundError("no trained genre model and no $AUDIO_ALCHEMY_DATA/genre/labels.csv to train one "
+                                    "(train your own: alchemy train genre --labels CSV --out DIR)")
+        from .models.datasets import from_csv
+
+        log(f"[demo] training the default genre model on {labels.parent} (once; cached in {model_dir})")
+        m.Recognizer.train(from_csv(labels, task="genre"), task="genre").save(model_dir)
+    rec = m.Recognizer.load(model_dir)
+    songs = lib.tracks(track_type=0)
+    paths = {t.id: lib.track_path(t.id) for t in songs}
+    labelled = []
+    for t, r in zip(songs, rec.predict_files([paths[t.id] for t in songs]), strict=True):
+        if "label" in r:
+            with lib.transaction():
+                lib.put_prediction(t.id, "genre", rec.model, r["label"], r["scores"])
+            labelled.append(f"{t.title or t.id}: {r['label']}")
+    result.highlights.append("genre (GTZAN-trained " + rec.model + "): " + "; ".join(labelled[:5])
+                             + (" ..." if len(labelled) > 5 else ""))
+    return f"{len(labelled)}/{len(songs)} songs labelled by {rec.model}"
 
 
 def _recommend(m: Any, lib: Library, result: DemoResult) -> str:
