@@ -59,6 +59,47 @@ def cmndf(frames: np.ndarray, min_period: int, max_period: int) -> np.ndarray:
     return d[:, min_period : max_period + 1] / (den + np.finfo(np.float32).tiny)
 
 
+def cmndf_hop_blocks(yp: np.ndarray, n_frames: int, frame_length: int, hop: int, min_period: int,
+                     max_period: int) -> np.ndarray:
+    """:func:`cmndf` of the frames ``yp[t*hop : t*hop + frame_length]`` with small FFTs over hop blocks.
+
+    A frame is ``k = frame_length / hop`` blocks; its autocorrelation up to lag ``max_period < hop`` is the
+    sum of each of its first ``k - 1`` blocks correlated with (itself + the next block) plus the last
+    block's own autocorrelation. Those per-block spectra are computed once per block (FFT size
+    ``hop + max_period``) and shared by the ``k`` frames that contain the block, instead of one FFT of
+    size ``frame_length + max_period`` per frame: about half the FFT work, same numbers.
+    """
+    k = frame_length // hop
+    n_blocks = n_frames + k - 1
+    need = n_blocks * hop + max_period
+    if len(yp) < need:
+        yp = np.concatenate([yp, np.zeros(need - len(yp), dtype=yp.dtype)])
+    n_fft = scipy.fft.next_fast_len(hop + max_period, real=True)
+    blocks = yp[: n_blocks * hop].reshape(n_blocks, hop)
+    segs = np.lib.stride_tricks.sliding_window_view(yp[:need], hop + max_period)[::hop][:n_blocks]
+    A = scipy.fft.rfft(blocks, n=n_fft, axis=1, workers=1)
+    S = scipy.fft.rfft(segs, n=n_fft, axis=1, workers=1)
+    G = np.conj(A)
+    G *= S
+    F = A.real * A.real + A.imag * A.imag
+    F = F[k - 1 : k - 1 + n_frames].astype(G.dtype)
+    for j in range(k - 1):
+        F += G[j : j + n_frames]
+    acf = scipy.fft.irfft(F, n=n_fft, axis=1, workers=1)[:, : max_period + 1]
+    frames_head = np.lib.stride_tricks.sliding_window_view(yp[: (n_frames - 1) * hop + max_period], max_period)[::hop]
+    return _cmndf_from_acf(acf, frames_head[:n_frames], min_period, max_period)
+
+
+def _cmndf_from_acf(acf: np.ndarray, head: np.ndarray, min_period: int, max_period: int) -> np.ndarray:
+    energy = np.cumsum(np.square(head, dtype=np.float32), axis=1)
+    d = np.empty((acf.shape[0], max_period + 1), dtype=np.float32)
+    d[:, 0] = 0
+    d[:, 1:] = 2 * (acf[:, :1] - acf[:, 1:]) - energy
+    cum = np.cumsum(d[:, 1:], axis=1) / np.arange(1, max_period + 1, dtype=np.float32)
+    den = cum[:, min_period - 1 : max_period]
+    return d[:, min_period : max_period + 1] / (den + np.finfo(np.float32).tiny)
+
+
 @numba.njit(cache=True)
 def _trough_candidates(yin, min_period, sr_d, fmin, bins_per_octave, n_bins, thresholds, beta_probs, n_used,
                        no_trough_prob, boltzmann, K):  # pragma: no cover - numba
@@ -251,11 +292,13 @@ def pyin_lite(y: np.ndarray, sr: int = SR, fmin: float = FMIN, fmax: float = FMA
     min_period = int(np.floor(sr_d / fmax))
     max_period = min(int(np.ceil(sr_d / fmin)), fl - 1)
     yp = np.pad(yd, fl // 2)
-    frames = np.lib.stride_tricks.sliding_window_view(yp, fl)[::hp]
-    if frames.shape[0] < T:
-        frames = np.concatenate([frames, np.zeros((T - frames.shape[0], fl), np.float32)])
-    frames = frames[:T]
-    yin = cmndf(frames, min_period, max_period)
+    if fl % hp == 0 and max_period < hp:
+        yin = cmndf_hop_blocks(yp, T, fl, hp, min_period, max_period)
+    else:
+        frames = np.lib.stride_tricks.sliding_window_view(yp, fl)[::hp]
+        if frames.shape[0] < T:
+            frames = np.concatenate([frames, np.zeros((T - frames.shape[0], fl), np.float32)])
+        yin = cmndf(frames[:T], min_period, max_period)
     n_bins = int(np.floor(12 * BINS_PER_SEMITONE * np.log2(fmax / fmin))) + 1
     thresholds = np.linspace(0, 1, N_THRESHOLDS + 1)[1:]
     bp = _beta_probs()
