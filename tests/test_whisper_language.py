@@ -181,3 +181,25 @@ def test_whisper_base_on_real_singing_and_speech():
             if r["language"] in ("en", "zh") and r["kind"] == "speech"][:4]
     hits = [det.predict_file(root / r["path"])[0] == r["language"] for r in rows]
     assert sum(hits) >= 3, hits
+
+
+def test_train_language_model_writes_a_loadable_dir(tiny_dir, tmp_path):
+    from audio_alchemy.io import save
+
+    rows = ["path,language"]
+    for i in range(6):
+        lang = "en" if i % 2 else "zh"
+        x = _voice(2.0, f0=150 + 20 * i) if lang == "en" else _noise(2.0, seed=i)
+        save(tmp_path / f"c{i}.wav", x[None, :], SR)
+        rows.append(f"c{i}.wav,{lang}")
+    (tmp_path / "bad.wav").write_bytes(b"not audio")
+    rows.append("bad.wav,en")  # a bad file is skipped, not fatal
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    d = wl.train_language_model(tmp_path / "labels.csv", tmp_path / "m", model_dir=tiny_dir, head="logprob")
+    import json
+
+    meta = json.loads((d / wl.META_FILE).read_text())
+    assert meta["kind"] == "whisper_language" and meta["metrics"]["n_train"] == 6
+    assert sorted(meta["labels"]) == ["en", "zh"]
+    label, scores = wl.load_language_model(d, model_dir=tiny_dir).predict_file(tmp_path / "c1.wav")
+    assert label in ("en", "zh") and np.isclose(sum(scores.values()), 1.0)

@@ -133,6 +133,27 @@ def register(app: typer.Typer) -> None:
                       + ", ".join(f.name + (f" (sha256 {f.sha256})" if f.sha256 else "") for f in s.files)
                       + (f"\n{s.notes}" if s.notes else "") + "\n\n" + store.offline_help(s.name), highlight=False)
 
+    @models.command("train-language")
+    def train_language(
+        labels: Annotated[Path, typer.Option("--labels", help="CSV with path (relative to the CSV) and the target.")],
+        out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+        target: str = typer.Option("language", "--target"),
+        head: str = typer.Option("logprob", "--head", help="logprob (fused head on Whisper's scores) or none."),
+        languages: Annotated[str | None, typer.Option("--languages", help="Candidates (default: the labels).")] = None,
+        size: str = typer.Option("base", "--size"),
+        model_dir: ModelDirOption = None,
+    ) -> None:
+        """Fit the Whisper language model (calibration + optional fused head) and save a model directory."""
+        from ..models import whisper_language as wl
+
+        cands = [c.strip() for c in languages.split(",")] if languages else None
+        try:
+            d = wl.train_language_model(labels, out, target=target, size=size, model_dir=model_dir,
+                                        languages=cands, head=head)
+        except (wl.WhisperUnavailable, ValueError) as exc:
+            fail(str(exc))
+        console.print(f"wrote {d}: {json.loads((d / wl.META_FILE).read_text())['metrics']}", highlight=False)
+
     @models.command("detect-language")
     def detect_language(
         files: Annotated[list[Path], typer.Argument(help="Audio files (any length).")],
