@@ -32,6 +32,25 @@ def test_schema_pragmas_and_version(tmp_path):
         assert lib.stats()["songs"] == 0
 
 
+def test_migration_from_version_1(tmp_path):
+    """A database made by schema version 1 is upgraded in place, keeping its rows."""
+    import sqlite3
+
+    from audio_alchemy.library.schema import MIGRATIONS, SCHEMA_VERSION
+
+    db = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(db)
+    conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    conn.execute("INSERT INTO jobs (kind) VALUES ('import')")
+    conn.commit()
+    conn.close()
+    with Library.open(db) as lib:
+        assert lib.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert lib.jobs()[0]["kind"] == "import"
+        lib.start_job("features")
+        assert lib.jobs()[1]["status"] == "interrupted"  # no driver process recorded: it is gone
+
+
 def test_same_song_two_formats_two_paths_is_one_track(tmp_path):
     src = tmp_path / "src"
     a, b = music(6.0, 44100, seed=10), music(6.0, 44100, seed=11)
@@ -201,6 +220,8 @@ def test_sigkill_mid_import_then_resume(tmp_path):
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     with Library.open(db) as lib:
+        kinds = [(j["kind"], j["status"]) for j in lib.jobs()][::-1]
+        assert kinds == [("import", "interrupted"), ("import", "done")]  # the killed run is marked as such
         assert lib.count_tracks(0) == 40
         assert lib.conn.execute("SELECT count(*) FROM files").fetchone()[0] == 40
         assert lib.integrity_ok()

@@ -93,6 +93,19 @@ _TRACK_COLS = (
 _FILE_COLS = "id, track_id, path, raw_path, format, role, size, mtime, audio_hash, source_path"
 
 
+def _alive(pid: int | None) -> bool:
+    """Whether a process with this id still exists on this machine (None: unknown, treated as gone)."""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _track(row: sqlite3.Row | tuple) -> Track:
     vals = list(row)
     vals[15] = json.loads(vals[15]) if vals[15] else {}
@@ -396,8 +409,13 @@ class Library:
 
     # -- jobs and errors ---------------------------------------------------------------------------
     def start_job(self, kind: str, params: dict[str, Any] | None = None, total: int = 0) -> int:
+        """Record a new batch run (and mark runs whose driver process is gone as interrupted)."""
+        for jid, pid in self.conn.execute("SELECT id, pid FROM jobs WHERE status = 'running'").fetchall():
+            if not _alive(pid):
+                self.conn.execute("UPDATE jobs SET status = 'interrupted' WHERE id = ?", (jid,))
         cur = self.conn.execute(
-            "INSERT INTO jobs (kind, params, n_total) VALUES (?, ?, ?)", (kind, json.dumps(params or {}, default=str), total)
+            "INSERT INTO jobs (kind, params, n_total, pid) VALUES (?, ?, ?, ?)",
+            (kind, json.dumps(params or {}, default=str), total, os.getpid()),
         )
         return int(cur.lastrowid)
 

@@ -115,6 +115,10 @@ MIGRATIONS: list[str] = [
         UNIQUE (stage, item)
     );
     """,
+    # 2: remember which process runs a job, so a killed run can be marked interrupted later
+    """
+    ALTER TABLE jobs ADD COLUMN pid INTEGER;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
