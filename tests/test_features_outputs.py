@@ -28,11 +28,11 @@ def test_images_are_deterministic_with_fixed_size(tmp_path):
     x = music(3.0, SR)
     a = save_images(x, SR, tmp_path / "a")
     b = save_images(x, SR, tmp_path / "b")
-    for kind in ("mel_grey", "mel_viridis"):
+    for kind in ("mel_grey_png", "mel_viridis_png"):
         assert Path(a[kind]).read_bytes() == Path(b[kind]).read_bytes()
         im = Image.open(a[kind])
         assert im.size == IMAGE_SIZE
-        assert im.mode == ("L" if kind == "mel_grey" else "RGB")
+        assert im.mode == ("L" if kind == "mel_grey_png" else "RGB")
     z = np.load(a["mel_npz"])
     assert z["log_mel"].shape[0] == 128 and z["log_mel"].max() == 0 and z["log_mel"].min() >= DB_RANGE[0]
 
@@ -92,7 +92,7 @@ def test_batch_stores_resumes_and_records_errors(small_library):
     for t in lib.tracks():
         f = lib.get_features(t.id, "seed", VERSION)
         assert f is not None and f["track_type"] == t.track_type
-        assert {"mel_grey", "mel_viridis", "mel_npz"} <= set(lib.artifacts(t.id))
+        assert {"mel_grey_png", "mel_viridis_png", "mel_npz"} <= set(lib.artifacts(t.id))
     again = run_features(lib, "seed", images=True, workers=0, progress=False)
     assert (again.done, again.skipped) == (0, 2)
     Path(files[0]).write_bytes(b"not audio at all" * 100)  # corrupt one file after import

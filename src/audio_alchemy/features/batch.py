@@ -66,7 +66,7 @@ def pending_tasks(lib, feature_set: str = "seed", images: bool = False, force: b
     img_dir = lib.derived_dir("images") if images else None
     tasks, skipped = [], 0
     for t in lib.tracks():
-        has_images = images and {"mel_grey", "mel_viridis", "mel_npz"} <= set(lib.artifacts(t.id))
+        has_images = images and {"mel_grey_png", "mel_viridis_png", "mel_npz"} <= set(lib.artifacts(t.id))
         if t.id in done and (not images or has_images):
             skipped += 1
             continue

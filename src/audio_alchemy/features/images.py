@@ -60,7 +60,7 @@ def viridis_image(pixels: np.ndarray):
 def save_images(samples: np.ndarray, sr: int, out_stem: str | Path, fe: Frontend | None = None) -> dict[str, str]:
     """Write ``<stem>.mel.npz``, ``<stem>.grey.png``, ``<stem>.viridis.png``; returns ``{kind: path}``.
 
-    Kinds: ``mel_npz``, ``mel_grey``, ``mel_viridis`` (artifact names in the library).
+    Kinds: ``mel_npz``, ``mel_grey_png``, ``mel_viridis_png`` (artifact kinds of the library schema).
     """
     fe = fe if fe is not None else analyze(samples, sr)
     out_stem = Path(out_stem)
@@ -68,9 +68,9 @@ def save_images(samples: np.ndarray, sr: int, out_stem: str | Path, fe: Frontend
     db = log_mel(fe)
     px = to_pixels(db)
     paths = {"mel_npz": out_stem.with_name(out_stem.name + ".mel.npz"),
-             "mel_grey": out_stem.with_name(out_stem.name + ".grey.png"),
-             "mel_viridis": out_stem.with_name(out_stem.name + ".viridis.png")}
+             "mel_grey_png": out_stem.with_name(out_stem.name + ".grey.png"),
+             "mel_viridis_png": out_stem.with_name(out_stem.name + ".viridis.png")}
     np.savez_compressed(paths["mel_npz"], log_mel=db.astype(np.float16), sr=SR, hop=HOP, db_range=np.array(DB_RANGE))
-    grey_image(px).save(paths["mel_grey"], format="PNG", optimize=False)
-    viridis_image(px).save(paths["mel_viridis"], format="PNG", optimize=False)
+    grey_image(px).save(paths["mel_grey_png"], format="PNG", optimize=False)
+    viridis_image(px).save(paths["mel_viridis_png"], format="PNG", optimize=False)
     return {k: str(v) for k, v in paths.items()}
