@@ -38,6 +38,7 @@ def _crossfade_weights(n: int, left: int, right: int) -> np.ndarray:
 def chunk_spans(n: int, chunk: int, context: int) -> list[tuple[int, int, int, int]]:
     """Windows ``(start, stop, fade_in, fade_out)`` covering ``[0, n)``: cores of ``chunk`` samples each
     widened by ``context`` on both sides (clipped at the ends); neighbours overlap by ``2 * context``."""
+    context = min(context, chunk // 2)  # ramps of 2*context at both ends of a window must not overlap
     if n <= chunk + 2 * context:
         return [(0, n, 0, 0)]
     spans = []

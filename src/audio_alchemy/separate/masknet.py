@@ -110,6 +110,8 @@ def separate_22k(model, x: np.ndarray, power: float = 1.0) -> np.ndarray:
     """
     torch = _torch()
     n = x.shape[-1]
+    if n < N_FFT:  # the STFT's reflect padding needs at least n_fft / 2 samples; pad short input with silence
+        return separate_22k(model, np.pad(x, ((0, 0), (0, N_FFT - n))), power)[:, :n]
     with torch.inference_mode():
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         window = torch.hann_window(N_FFT)

@@ -1,0 +1,82 @@
+"""Demucs htdemucs on CPU: stock ``demucs.apply.apply_model`` defaults vs our path, same input, one run.
+
+    python bench/separation_speed.py --quick        # 30 s of stereo 44.1 kHz audio
+    python bench/separation_speed.py --seconds 60
+
+The model is ``HTDemucs`` built with the released htdemucs configuration (dconv_mode=3, bottom_channels=512,
+t_layers=5, segment 7.8 s; 41.98 M parameters) and RANDOM weights: the same compute as the released model,
+no download. Stock = ``apply_model(model, mix)`` with its defaults (shifts=1, split, overlap 0.25) inside
+``torch.no_grad`` on the default torch threads, as the demucs CLI runs it. Ours =
+``audio_alchemy.separate.demucs_backend.apply_demucs(..., workers=2)``: the same shift draw (same ``random``
+seed), chunks, weights and accumulation, under ``inference_mode`` with two chunks in flight at a time on one
+intra-op thread each. Outputs must agree to max abs diff < 1e-4 (only float summation order differs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import sys
+import time
+from fractions import Fraction
+
+
+def build_htdemucs():
+    from demucs.htdemucs import HTDemucs
+
+    return HTDemucs(sources=["drums", "bass", "other", "vocals"], samplerate=44100, segment=Fraction(39, 5),
+                    dconv_mode=3, bottom_channels=512, t_layers=5)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="30 s input")
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--workers", type=int, default=2, help="chunks in flight in our path")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    seconds = 30.0 if args.quick else args.seconds
+
+    import torch
+    from demucs.apply import apply_model
+
+    from audio_alchemy.separate.demucs_backend import apply_demucs
+
+    torch.manual_seed(args.seed)
+    model = build_htdemucs().eval()
+    n_params = sum(p.numel() for p in model.parameters())
+    gen = torch.Generator().manual_seed(args.seed)
+    mix = (torch.randn(1, 2, int(seconds * 44100), generator=gen) * 0.1)
+    threads = torch.get_num_threads()
+    print(f"# HTDemucs released config, random weights: {n_params / 1e6:.2f} M parameters; input {seconds:g} s "
+          f"stereo 44.1 kHz; torch {torch.__version__}, {threads} threads")
+    with torch.no_grad():  # warm-up (allocator, oneDNN primitives), counted for neither path
+        model(mix[..., :int(7.8 * 44100)])
+
+    random.seed(args.seed)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        stock = apply_model(model, mix)
+    t_stock = time.perf_counter() - t0
+    print(f"# stock apply_model defaults: {t_stock:.1f} s ({t_stock / seconds:.2f}x real time)", flush=True)
+
+    random.seed(args.seed)
+    t0 = time.perf_counter()
+    ours = apply_demucs(model, mix, shifts=1, overlap=0.25, workers=args.workers)
+    t_ours = time.perf_counter() - t0
+    print(f"# ours (inference_mode, {args.workers} chunks in flight): {t_ours:.1f} s ({t_ours / seconds:.2f}x real time)")
+
+    diff = float((stock - ours).abs().max())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"# peak RSS of the process {peak:.0f} MB (both paths)")
+    print(f"max_abs_diff: {diff:.3g}")
+    print(f"outputs_agree: {diff < 1e-4}")
+    print(f"demucs_default_seconds: {t_stock:.2f}")
+    print(f"ours_seconds: {t_ours:.2f}")
+    print(f"speedup_vs_demucs_default: {t_stock / t_ours:.2f}x")
+    return 0 if diff < 1e-4 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
