@@ -203,3 +203,16 @@ def test_train_language_model_writes_a_loadable_dir(tiny_dir, tmp_path):
     assert sorted(meta["labels"]) == ["en", "zh"]
     label, scores = wl.load_language_model(d, model_dir=tiny_dir).predict_file(tmp_path / "c1.wav")
     assert label in ("en", "zh") and np.isclose(sum(scores.values()), 1.0)
+
+
+def test_recognizer_adapter_matches_the_predict_contract(tiny_dir, tmp_path):
+    from audio_alchemy.io import save
+
+    d = wl.save_language_model(tmp_path / "m", wl.WhisperLanguageDetector(languages=["en", "ko"]))
+    rec = wl.WhisperRecognizer.load(d, model_dir=tiny_dir)
+    assert rec.task == "language" and rec.labels == ["en", "ko"]
+    save(tmp_path / "a.wav", _voice(3.0)[None, :], SR)
+    (tmp_path / "b.mp3").write_bytes(b"garbage")
+    out = list(rec.predict_files([tmp_path / "a.wav", tmp_path / "b.mp3"]))
+    assert set(out[0]) == {"path", "label", "scores"} and out[0]["label"] in ("en", "ko")
+    assert "error" in out[1] and out[1]["path"].endswith("b.mp3")

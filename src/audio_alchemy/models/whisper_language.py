@@ -540,3 +540,36 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
     elif head != "none":
         raise ValueError("head must be 'none' or 'logprob'")
     return save_language_model(out_dir, det, metrics)
+
+
+class WhisperRecognizer:
+    """The ``models.recognizer.Recognizer`` interface over a Whisper language model directory, so
+    ``alchemy predict --model DIR`` can dispatch on ``model.json``'s ``"kind": "whisper_language"``."""
+
+    task = "language"
+
+    def __init__(self, detector: WhisperLanguageDetector, name: str):
+        self.detector, self.model = detector, name
+        self.labels = list(detector.head.classes_ if detector.head is not None else (detector.languages or []))
+
+    @classmethod
+    def load(cls, path: str | Path, model_dir: str | Path | None = None) -> "WhisperRecognizer":
+        det = load_language_model(path, model_dir=model_dir)
+        return cls(det, f"whisper-{det.size}-language" + ("+head" if det.head is not None else ""))
+
+    def predict_file(self, path: str | Path) -> dict:
+        """``{"path", "label", "scores"}`` for one file of any length (raises AudioError for unreadable audio)."""
+        label, scores = self.detector.predict_file(path)
+        return {"path": str(path), "label": label, "scores": {k: round(float(v), 6) for k, v in scores.items()}}
+
+    def predict_files(self, paths):
+        """One result per path; unreadable files give ``{"path", "error", "kind"}`` instead of crashing."""
+        from audio_alchemy.io import AudioError
+
+        for p in paths:
+            try:
+                yield self.predict_file(p)
+            except AudioError as exc:
+                yield {"path": str(p), "error": str(exc), "kind": getattr(exc, "kind", type(exc).__name__)}
+            except (OSError, ValueError) as exc:
+                yield {"path": str(p), "error": str(exc), "kind": type(exc).__name__}
