@@ -84,3 +84,28 @@ def test_moments_shift_invariance(seed, shift):
     assert b["mean"] == pytest.approx(a["mean"] + shift, abs=1e-5)
     assert b["variance"] == pytest.approx(a["variance"], rel=1e-4)
     assert b["skewness"] == pytest.approx(a["skewness"], abs=1e-3)
+
+
+@pytest.mark.parametrize("sr,n_fft", [(22050, 2048), (44100, 4096), (16000, 1024)])
+def test_numpy_filterbanks_equal_librosa(sr, n_fft):
+    import librosa
+
+    from audio_alchemy.features import filters
+
+    assert np.allclose(filters.mel(sr, n_fft), librosa.filters.mel(sr=sr, n_fft=n_fft), atol=1e-7)
+    for tuning in (-0.5, -0.17, 0.0, 0.25):
+        assert np.allclose(filters.chroma(sr, n_fft, tuning), librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning))
+    for n, w in ((601, 101), (50, 7), (10, 3)):
+        assert np.allclose(filters.transition_local_triangle(n, w),
+                           librosa.sequence.transition_local(n, w, window="triangle", wrap=False))
+
+
+def test_seed_path_does_not_import_librosa():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np; from audio_alchemy.features import extract; "
+            "extract(np.random.default_rng(0).standard_normal(66150).astype('float32') * 0.1, 22050); "
+            "print('librosa' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

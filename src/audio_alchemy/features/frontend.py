@@ -34,9 +34,9 @@ def hann(n: int = N_FFT) -> np.ndarray:
 @lru_cache(maxsize=4)
 def mel_basis(sr: int = SR, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
     """librosa's Slaney mel filterbank transposed to ``(1 + n_fft // 2, n_mels)`` float32 (for ``power @ basis``)."""
-    import librosa
+    from .filters import mel
 
-    return np.ascontiguousarray(librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels).T.astype(np.float32))
+    return np.ascontiguousarray(mel(sr, n_fft, n_mels).T)
 
 
 @lru_cache(maxsize=4)

@@ -188,9 +188,9 @@ def _trough_candidates(yin, min_period, sr_d, fmin, bins_per_octave, n_bins, thr
 @lru_cache(maxsize=2)
 def _log_transition(n_bins: int, width: int) -> np.ndarray:
     """log of pYIN's pitch transition matrix (librosa.sequence.transition_local, triangle, no wrap)."""
-    import librosa
+    from .filters import transition_local_triangle
 
-    T = librosa.sequence.transition_local(n_bins, width, window="triangle", wrap=False)
+    T = transition_local_triangle(n_bins, width)
     with np.errstate(divide="ignore"):
         return np.log(T)
 

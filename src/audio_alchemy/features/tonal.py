@@ -61,9 +61,9 @@ def estimate_tuning(power: np.ndarray, sr: int = SR, n_fft: int = N_FFT, fmin: f
 
 @lru_cache(maxsize=64)
 def _chroma_basis(sr: int, n_fft: int, tuning: float) -> np.ndarray:
-    import librosa
+    from .filters import chroma as chroma_filters
 
-    return np.ascontiguousarray(librosa.filters.chroma(sr=sr, n_fft=n_fft, tuning=tuning).T.astype(np.float32))
+    return np.ascontiguousarray(chroma_filters(sr, n_fft, tuning).T)
 
 
 def chroma(power: np.ndarray, sr: int = SR, n_fft: int = N_FFT, tuning: float | None = None) -> np.ndarray:
