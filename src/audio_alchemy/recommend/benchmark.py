@@ -127,7 +127,7 @@ def tune(make: Callable[..., Model], grid: dict[str, list], train: sp.csr_matrix
     return best_p, best, best_s
 
 
-def tune_weights(zs: list[np.ndarray], judge: Judge, grid=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5), rounds: int = 2,
+def tune_weights(zs: list[np.ndarray], judge: Judge, grid=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0), rounds: int = 2,
                  log: Log = _quiet, names: list[str] | None = None) -> tuple[list[float], float]:
     """Coordinate ascent over blend weights of per-user z-scored component scores, on validation only.
 
@@ -213,7 +213,7 @@ def run_models(data: HetRec | Interactions, k: int = 10, seed: int = 0, tune: bo
         {"K": [100, 300], "K1": [1.2], "B": [0.1, 0.25, 0.5]}, {"K": 100, "K1": 1.2, "B": 0.75})
     # ALS: factors x regularisation first (fewer factors won on this data), then alpha around the best
     run("ALS", lambda factors, regularization, alpha: ALS(factors, regularization, alpha),
-        {"factors": [16, 32, 64], "regularization": [0.3, 1.0, 3.0], "alpha": [1.0]},
+        {"factors": [16, 32, 64], "regularization": [0.3, 1.0, 3.0, 10.0], "alpha": [1.0]},
         {"factors": 64, "regularization": 0.01, "alpha": 1.0}, refine={"alpha": [0.5, 2.0]})
     run("BPR", lambda factors, learning_rate: BPR(factors, learning_rate), None, {"factors": 64, "learning_rate": 0.01},
         blend=False)
