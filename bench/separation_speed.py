@@ -35,6 +35,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--workers", type=int, default=2, help="chunks in flight in our path")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ours-first", action="store_true", help="time our path first (checks for order bias)")
     args = ap.parse_args(argv)
     seconds = 30.0 if args.quick else args.seconds
 
@@ -54,18 +55,30 @@ def main(argv=None) -> int:
     with torch.no_grad():  # warm-up (allocator, oneDNN primitives), counted for neither path
         model(mix[..., :int(7.8 * 44100)])
 
-    random.seed(args.seed)
-    t0 = time.perf_counter()
-    with torch.no_grad():
-        stock = apply_model(model, mix)
-    t_stock = time.perf_counter() - t0
-    print(f"# stock apply_model defaults: {t_stock:.1f} s ({t_stock / seconds:.2f}x real time)", flush=True)
+    def run_stock():
+        random.seed(args.seed)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            out = apply_model(model, mix)
+        secs = time.perf_counter() - t0
+        print(f"# stock apply_model defaults: {secs:.1f} s ({secs / seconds:.2f}x real time)", flush=True)
+        return out, secs
 
-    random.seed(args.seed)
-    t0 = time.perf_counter()
-    ours = apply_demucs(model, mix, shifts=1, overlap=0.25, workers=args.workers)
-    t_ours = time.perf_counter() - t0
-    print(f"# ours (inference_mode, {args.workers} chunks in flight): {t_ours:.1f} s ({t_ours / seconds:.2f}x real time)")
+    def run_ours():
+        random.seed(args.seed)
+        t0 = time.perf_counter()
+        out = apply_demucs(model, mix, shifts=1, overlap=0.25, workers=args.workers)
+        secs = time.perf_counter() - t0
+        print(f"# ours (inference_mode, {args.workers} chunks in flight): {secs:.1f} s ({secs / seconds:.2f}x real time)",
+              flush=True)
+        return out, secs
+
+    if args.ours_first:
+        ours, t_ours = run_ours()
+        stock, t_stock = run_stock()
+    else:
+        stock, t_stock = run_stock()
+        ours, t_ours = run_ours()
 
     diff = float((stock - ours).abs().max())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -132,8 +132,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
-            score = float(np.mean(self.predict([X[i] for i in val]) == y[val])) if len(val) else -float(loss)
-            self.history_.append({"epoch": epoch, "loss": float(loss), "val_accuracy": score})
+            score = float(np.mean(self.predict([X[i] for i in val]) == y[val])) if len(val) else -float(loss.detach())
+            self.history_.append({"epoch": epoch, "loss": float(loss.detach()), "val_accuracy": score})
             if score > best:
                 best, bad = score, 0
                 best_state = {k: v.clone() for k, v in self.net_.state_dict().items()}

@@ -67,21 +67,38 @@ def windows(y: np.ndarray, sr: int, seconds: float, hop_seconds: float) -> np.nd
     return np.stack([y[s:s + n] for s in starts])
 
 
-def _mfcc_window(w: np.ndarray, sr: int) -> np.ndarray:
+def _mfcc_frames(y: np.ndarray, sr: int) -> np.ndarray:
+    """(frames, 62) frame-level timbre features: 20 MFCC, centroid, bandwidth, rolloff, 7 contrast bands,
+    12 chroma, ZCR, RMS... computed once per track (one STFT) and pooled per window by :func:`_mfcc_pool`.
+    """
     import librosa
 
-    S = np.abs(librosa.stft(w, n_fft=2048, hop_length=512)) ** 2
+    S = np.abs(librosa.stft(y, n_fft=2048, hop_length=512)) ** 2
+    mag = np.sqrt(S)
     mel = librosa.feature.melspectrogram(S=S, sr=sr)
-    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=20)
-    cent = librosa.feature.spectral_centroid(S=np.sqrt(S), sr=sr)
-    bw = librosa.feature.spectral_bandwidth(S=np.sqrt(S), sr=sr)
-    roll = librosa.feature.spectral_rolloff(S=np.sqrt(S), sr=sr)
-    contrast = librosa.feature.spectral_contrast(S=np.sqrt(S), sr=sr)
-    chroma = librosa.feature.chroma_stft(S=S, sr=sr)
-    zcr = librosa.feature.zero_crossing_rate(w)
-    rms = librosa.feature.rms(S=np.sqrt(S))
-    parts = [mfcc, cent, bw, roll, contrast, chroma, zcr, rms]
-    return np.concatenate([np.r_[p.mean(axis=1), p.std(axis=1)] for p in parts]).astype(np.float32)
+    parts = [
+        librosa.feature.mfcc(S=librosa.power_to_db(mel), n_mfcc=20),
+        librosa.feature.spectral_centroid(S=mag, sr=sr),
+        librosa.feature.spectral_bandwidth(S=mag, sr=sr),
+        librosa.feature.spectral_rolloff(S=mag, sr=sr),
+        librosa.feature.spectral_contrast(S=mag, sr=sr),
+        librosa.feature.chroma_stft(S=S, sr=sr),
+        librosa.feature.zero_crossing_rate(y, frame_length=2048, hop_length=512),
+        librosa.feature.rms(S=mag, frame_length=2048),
+    ]
+    n = min(p.shape[1] for p in parts)
+    return np.concatenate([p[:, :n] for p in parts]).T.astype(np.float32)
+
+
+def _mfcc_pool(frames: np.ndarray, sr: int, seconds: float, hop_seconds: float) -> np.ndarray:
+    """Mean and std of frame features over each window (same window grid as :func:`windows`)."""
+    fps = sr / 512
+    n = max(1, int(round(seconds * fps)))
+    hop = max(1, int(round(hop_seconds * fps)))
+    if len(frames) < n:
+        frames = np.tile(frames, (int(np.ceil(n / len(frames))), 1))[:n]
+    starts = range(0, len(frames) - n + 1, hop)
+    return np.stack([np.r_[frames[s:s + n].mean(axis=0), frames[s:s + n].std(axis=0)] for s in starts])
 
 
 def _mel_window(w: np.ndarray, sr: int, n_mels: int = 96) -> np.ndarray:
@@ -125,9 +142,12 @@ def segment_inputs(samples: np.ndarray, sr: int, spec: FeatureSpec) -> np.ndarra
         models = spec.params.get("models") or [spec.params.get("model", "MSD_musicnn")]
         out = spec.params.get("output", "penultimate")
         return np.concatenate([musicnn.embed_patches(batch, m)[out] for m in models], axis=1)
-    wins = windows(y, sr, spec.segment_seconds, spec.hop_seconds)
     if spec.kind == "mfcc":
-        return np.stack([_mfcc_window(w, sr) for w in wins])
+        n = int(round(spec.segment_seconds * sr))
+        if len(y) < n:  # repeat-pad short audio in the signal domain, as the other kinds do
+            y = np.tile(y, int(np.ceil(n / max(len(y), 1))))[:n]
+        return _mfcc_pool(_mfcc_frames(y, sr), sr, spec.segment_seconds, spec.hop_seconds)
+    wins = windows(y, sr, spec.segment_seconds, spec.hop_seconds)
     if spec.kind == "mel":
         return np.stack([_mel_window(w, sr, int(spec.params.get("n_mels", 96))) for w in wins])
     if spec.kind in ("grey", "viridis"):
