@@ -25,22 +25,36 @@ def _k_sos(sr: int) -> np.ndarray:
     return np.array(rows)
 
 
-def k_weighted(samples: np.ndarray, sr: int) -> np.ndarray:
-    """K-weighted copy ``(c, n)`` float64 of ``(c, n)`` or ``(n,)`` samples."""
-    from scipy.signal import sosfilt
+class KWeighted:
+    """The K-weighted signal reduced to what loudness needs: the cumulative channel-summed power.
 
-    x = np.atleast_2d(np.asarray(samples, dtype=np.float64))
-    return sosfilt(_k_sos(sr), x, axis=1)
+    ``c[i]`` = sum over channels (weights 1: L, R, C) and samples ``< i`` of the K-weighted square,
+    float64, so any block's mean square is one subtraction.
+    """
+
+    def __init__(self, samples: np.ndarray, sr: int):
+        from scipy.signal import sosfilt
+
+        x = np.atleast_2d(np.asarray(samples, dtype=np.float32))
+        kw = sosfilt(_k_sos(sr).astype(np.float32), x, axis=1)  # float32 is ample for loudness (< 0.01 LU)
+        p = np.einsum("cn,cn->n", kw, kw).astype(np.float64)
+        self.c = np.concatenate([[0.0], np.cumsum(p)])
+        self.n = x.shape[1]
+        self.sr = sr
 
 
-def _block_power(kw: np.ndarray, sr: int, block: float, step: float) -> np.ndarray:
-    """Channel-summed mean square per block ``(n_blocks,)`` (channel weights 1: L, R, C)."""
+def k_weighted(samples: np.ndarray, sr: int) -> KWeighted:
+    """K-weighting of ``(c, n)`` or ``(n,)`` samples (shared by integrated loudness and loudness range)."""
+    return KWeighted(samples, sr)
+
+
+def _block_power(kw: KWeighted, sr: int, block: float, step: float) -> np.ndarray:
+    """Channel-summed mean square per block ``(n_blocks,)``."""
     n_block, n_step = int(round(block * sr)), int(round(step * sr))
-    if kw.shape[1] < n_block:
+    if kw.n < n_block:
         return np.zeros(0)
-    c = np.concatenate([np.zeros((kw.shape[0], 1)), np.cumsum(kw * kw, axis=1)], axis=1)
-    starts = np.arange(0, kw.shape[1] - n_block + 1, n_step)
-    return ((c[:, starts + n_block] - c[:, starts]) / n_block).sum(axis=0)
+    starts = np.arange(0, kw.n - n_block + 1, n_step)
+    return (kw.c[starts + n_block] - kw.c[starts]) / n_block
 
 
 def _lufs(power: np.ndarray) -> np.ndarray:
@@ -48,7 +62,7 @@ def _lufs(power: np.ndarray) -> np.ndarray:
         return -0.691 + 10 * np.log10(power)
 
 
-def integrated_lufs(samples: np.ndarray, sr: int, kw: np.ndarray | None = None) -> float | None:
+def integrated_lufs(samples: np.ndarray, sr: int, kw: KWeighted | None = None) -> float | None:
     """Integrated loudness (LUFS) with the -70 LUFS absolute and -10 LU relative gates; None if < 0.4 s or silent."""
     kw = k_weighted(samples, sr) if kw is None else kw
     z = _block_power(kw, sr, 0.4, 0.1)
@@ -60,7 +74,7 @@ def integrated_lufs(samples: np.ndarray, sr: int, kw: np.ndarray | None = None) 
     return float(_lufs(np.mean(z))) if z.size else None
 
 
-def loudness_range(samples: np.ndarray, sr: int, kw: np.ndarray | None = None) -> float | None:
+def loudness_range(samples: np.ndarray, sr: int, kw: KWeighted | None = None) -> float | None:
     """Loudness range (LU): 95th minus 10th percentile of gated 3-s short-term loudness (EBU Tech 3342).
 
     Gates: absolute -70 LUFS, then relative -20 LU below the power mean. None for clips shorter than 3 s.
