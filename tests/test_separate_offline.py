@@ -123,8 +123,9 @@ def test_masknet_beats_the_mixture_on_real_previews(masknet):
 
 
 @pytest.mark.slow  # librosa's numba kernels compile on first use
-def test_hpss_backend_runs():
+@pytest.mark.parametrize("name", ["hpss", "repet"])
+def test_classic_backends_run(name):
     pytest.importorskip("librosa")
-    x = music(seconds=2.0, sr=22050, seed=6)
-    out = get_separator("hpss").separate(x, 22050)
+    x = music(seconds=5.0, sr=22050, seed=6)
+    out = get_separator(name).separate(x, 22050)
     np.testing.assert_allclose(out["vocals"] + out["accompaniment"], x, atol=1e-5)
