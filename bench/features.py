@@ -184,13 +184,21 @@ def library_rate(data, workers: int) -> float:
         for i, (name, samples, sr, _) in enumerate(data):
             files.append(str(save(tmp / "audio" / f"{i:03d}.flac", samples, sr)))
         total = sum(s.shape[-1] / sr for _, s, sr, _ in data)
+        import resource
+
+        def cpu() -> float:
+            r = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+            return sum(x.ru_utime + x.ru_stime for x in r)
+
         with Library.open(tmp / "lib.sqlite") as lib:
             import_paths(lib, files, workers=0, progress=False)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu()
             s = run_features(lib, "seed", workers=workers, progress=False)
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, cpu() - c0
             if s.failed:
                 print(f"  library job errors: {s.errors[:3]}")
+        print(f"  library job: {len(files)} tracks, {total:.0f} s audio, wall {dt:.1f} s, CPU (driver + workers, "
+              f"incl. worker start-up) {dc:.1f} s = {total / dc:.0f}x real time per CPU second")
         return total / dt
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
