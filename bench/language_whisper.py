@@ -98,7 +98,7 @@ def whisper_outputs(rows, root: Path, size: str, use_cache: bool, limit: int | N
             L.append(lp), E.append(e), T.append(t), C.append(c)
             if (i + 1) % 20 == 0:
                 print(f"  {view} [{i + 1}/{len(rows)}] {time.time() - t_all:.0f} s", file=sys.stderr, flush=True)
-        out[view] = (np.array(L), np.array(E), np.array(T), np.array(C))
+        out[view] = (np.array(L), np.array(E) if view == "zero" else None, np.array(T), np.array(C))
     LZ, E, TZ, CZ = out["zero"]
     LR, _, TR, CR = out.get("repeat", (None, None, np.zeros_like(TZ), np.zeros_like(CZ)))
     return LZ, LR, E, langs, TZ, TR, CZ + CR

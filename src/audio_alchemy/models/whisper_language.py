@@ -325,19 +325,34 @@ class WhisperLanguageDetector:
         x, sr = self._vocals(samples, sr)
         if sr != SR:
             x = resample(x, sr, SR)
-        windows, weights = vocal_windows(x, SR, max_windows=self.max_windows, compact=self.compact)
         need_embed = bool(embed) or (self.head is not None and self.head.uses_embedding)
-        out = whisper_windows(self.model, windows, pad=self.pad, embed=need_embed)
-        logp = aggregate(out.logprobs, weights)
-        emb = None if out.embeddings is None else np.average(out.embeddings, axis=0, weights=weights)
+        view_logps, out, emb = self._views(x, need_embed)
         if self.head is not None:
-            scores = self.head.predict_proba_one(logp, out.languages, emb)
+            scores = self.head.predict_proba_one(np.concatenate(view_logps), out.languages, emb)
         else:
-            sub, names = restrict(logp, out.languages, self.languages)
+            logp = np.mean(view_logps, axis=0)  # product of the views' experts
+            sub, names = restrict(logp - np.logaddexp.reduce(logp), out.languages, self.languages)
             p = calibrate(sub, self.temperature)
             scores = dict(zip(names, p.tolist()))
         label = max(scores, key=scores.get)
         return LanguageResult(label, scores[label], scores, out.logprobs, out.languages, emb)
+
+    def _views(self, x: np.ndarray, embed: bool = False) -> tuple[list[np.ndarray], WindowOutput, np.ndarray | None]:
+        """Aggregated (L,) log-probabilities per view of mono 16-kHz ``x``.
+
+        ``pad="both"`` (the bench's best) uses two views: the most vocal windows as they are, zero-padded, and
+        the same with silences cut out, repeat-padded. Otherwise one view with ``pad`` and ``compact``."""
+        views = [("zeros", False), ("repeat", True)] if self.pad == "both" else [(self.pad, self.compact)]
+        logps, first, emb = [], None, None
+        for i, (pad, compact) in enumerate(views):
+            windows, weights = vocal_windows(x, SR, max_windows=self.max_windows, compact=compact)
+            out = whisper_windows(self.model, windows, pad=pad, embed=embed and i == 0)
+            logps.append(aggregate(out.logprobs, weights))
+            if i == 0:
+                first = out
+                if out.embeddings is not None:
+                    emb = np.average(out.embeddings, axis=0, weights=weights)
+        return logps, first, emb
 
     def predict(self, samples: np.ndarray, sr: int) -> tuple[str, dict[str, float]]:
         """(label, {language: probability}) for one song's samples."""
@@ -375,13 +390,19 @@ class FusionHead:
     embedding head can learn voices — use it only if it wins under speaker-grouped folds.
     """
 
-    def __init__(self, languages: list[str], uses_embedding: bool = False, C: float = 1.0):
-        self.languages, self.uses_embedding, self.C = list(languages), uses_embedding, C
+    def __init__(self, languages: list[str], uses_embedding: bool = False, C: float = 0.3, n_views: int = 1):
+        self.languages, self.uses_embedding, self.C, self.n_views = list(languages), uses_embedding, C, n_views
         self.pipe = None
 
     def _x(self, logp_all: np.ndarray, langs_all: list[str], emb: np.ndarray | None) -> np.ndarray:
-        sub, _ = restrict(np.atleast_2d(logp_all), langs_all, self.languages)
-        sub = np.maximum(sub, -30.0)
+        """Features: per view, the candidate log-probabilities (renormalised, floored at -30)."""
+        x = np.atleast_2d(logp_all)
+        L = len(langs_all)
+        n_views = getattr(self, "n_views", 1)
+        if x.shape[1] != L * n_views:
+            raise ValueError(f"expected {n_views} view(s) of {L} log-probabilities, got {x.shape[1]} columns")
+        sub = np.hstack([np.maximum(restrict(x[:, v * L:(v + 1) * L], langs_all, self.languages)[0], -30.0)
+                         for v in range(n_views)])
         if self.uses_embedding:
             return np.hstack([sub, np.atleast_2d(emb)])
         return sub
@@ -489,7 +510,8 @@ def _versions() -> dict[str, str]:
 
 def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: str = "language", size: str = "base",
                          model_dir: str | Path | None = None, languages: list[str] | None = None,
-                         head: str = "none", separate: str | None = None, progress=None) -> Path:
+                         head: str = "logprob", separate: str | None = None, pad: str = "both",
+                         progress=None) -> Path:
     """Fit the Whisper language model on a labels CSV (``path`` relative to the CSV, ``target`` column) and save it.
 
     Candidate languages default to the CSV's labels. Always fits the calibration temperature; ``head="logprob"``
@@ -506,7 +528,7 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
         raise ValueError(f"{csv_path}: no '{target}' column")
     labels = [r[target].strip() for r in rows]
     cands = list(languages) if languages else sorted(set(labels))
-    det = WhisperLanguageDetector(size=size, model_dir=model_dir, languages=cands, separate=separate)
+    det = WhisperLanguageDetector(size=size, model_dir=model_dir, languages=cands, separate=separate, pad=pad)
     model = det.model
     logps, kept = [], []
     langs_all: list[str] = []
@@ -516,10 +538,9 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
         except Exception:  # noqa: BLE001 - a bad file never stops training; it is skipped
             continue
         x, _ = det._vocals(a.samples, SR)
-        ws, w = vocal_windows(x, SR, max_windows=det.max_windows, compact=det.compact)
-        out = whisper_windows(model, ws, pad=det.pad)
+        view_logps, out, _ = det._views(x)
         langs_all = out.languages
-        logps.append(aggregate(out.logprobs, w))
+        logps.append(np.concatenate(view_logps))
         kept.append(i)
         if progress:
             progress(i + 1, len(rows))
@@ -528,13 +549,15 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
         raise ValueError(f"labels that are not Whisper language codes: {bad}")
     L = np.array(logps)
     y = [labels[i] for i in kept]
-    sub, names = restrict(L, langs_all, cands)
+    n_views = L.shape[1] // len(langs_all)
+    mean = np.mean([L[:, v * len(langs_all):(v + 1) * len(langs_all)] for v in range(n_views)], axis=0)
+    sub, names = restrict(mean - np.logaddexp.reduce(mean, axis=1, keepdims=True), langs_all, cands)
     yi = np.array([names.index(v) for v in y])
     det.temperature = fit_temperature(sub, yi)
     metrics = {"n_train": len(y), "train_accuracy_whisper": float(np.mean(sub.argmax(1) == yi)),
                "temperature": det.temperature}
     if head == "logprob":
-        det.head = FusionHead(cands).fit(L, langs_all, y)
+        det.head = FusionHead(cands, n_views=n_views).fit(L, langs_all, y)
         p = det.head.predict_proba(L, langs_all)
         metrics["train_accuracy_head"] = float(np.mean(np.array(det.head.classes_)[p.argmax(1)] == np.array(y)))
     elif head != "none":
