@@ -138,7 +138,7 @@ def test_predict_file_any_length(tiny_dir, tmp_path):
 
 
 def test_model_dir_round_trip_with_fusion_head(tiny_dir, tmp_path):
-    det = wl.WhisperLanguageDetector(model_dir=tiny_dir, languages=["en", "zh"], temperature=1.7)
+    det = wl.WhisperLanguageDetector(model_dir=tiny_dir, languages=["en", "zh"], temperature=1.7, pad="zeros")
     model = det.model
     clips = [_voice(3.0, f0=f) for f in (150, 180, 210, 240)] + [_noise(3.0, seed=s) for s in range(4)]
     out = wl.whisper_windows(model, clips)
@@ -147,7 +147,7 @@ def test_model_dir_round_trip_with_fusion_head(tiny_dir, tmp_path):
     d = wl.save_language_model(tmp_path / "m", det, metrics={"note": "test"})
     assert wl.is_language_model_dir(d) and not wl.is_language_model_dir(tmp_path)
     back = wl.load_language_model(d, model_dir=tiny_dir)
-    assert back.temperature == 1.7 and back.languages == ["en", "zh"] and back.head is not None
+    assert back.temperature == 1.7 and back.languages == ["en", "zh"] and back.head is not None and back.pad == "zeros"
     for c in (clips[0], clips[-1]):
         assert back.predict(c, SR) == det.predict(c, SR)
 

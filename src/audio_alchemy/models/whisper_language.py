@@ -282,7 +282,7 @@ class WhisperLanguageDetector:
     """
 
     def __init__(self, size: str = "base", model_dir: str | Path | None = None, languages: list[str] | None = None,
-                 compute_type: str = "int8", max_windows: int = 3, pad: str = "zeros", compact: bool = True,
+                 compute_type: str = "int8", max_windows: int = 3, pad: str = "both", compact: bool = True,
                  separate: str | None = None, temperature: float = 1.0, head: "FusionHead | None" = None,
                  cpu_threads: int | None = None):
         self.size, self.model_dir, self.languages = size, model_dir, list(languages) if languages else None
@@ -489,7 +489,7 @@ def load_language_model(path: str | Path, model_dir: str | Path | None = None) -
     return WhisperLanguageDetector(
         size=meta.get("whisper", "base"), model_dir=model_dir, languages=meta.get("languages"),
         compute_type=meta.get("compute_type", "int8"), max_windows=meta.get("max_windows", 3),
-        pad=meta.get("pad", "zeros"), compact=meta.get("compact", True), separate=meta.get("separate"),
+        pad=meta.get("pad", "both"), compact=meta.get("compact", True), separate=meta.get("separate"),
         temperature=meta.get("temperature", 1.0), head=head,
     )
 
