@@ -7,8 +7,9 @@ Face cache (``adefossez/HTDemucs`` etc., read directly from the cache with no ne
 :class:`DemucsWeightsNotFound` says exactly which files to fetch and where to put them.
 
 Inference (:func:`apply_demucs`) reproduces ``demucs.apply.apply_model`` (shifts, split, overlap, triangular
-cross-fade) bit for bit given the same ``random`` state, but runs under ``torch.inference_mode`` and skips
-the per-chunk bookkeeping; see ``bench/separation_speed.py`` for the measured difference.
+cross-fade) given the same ``random`` state (max abs diff ~1e-7, float summation order only), but runs under
+``torch.inference_mode`` with two chunks in flight on one thread each; ``bench/separation_speed.py`` measured
+1.6x over the stock defaults on 2 cores.
 """
 
 from __future__ import annotations
