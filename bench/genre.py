@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--cnn", action="store_true", help="also the CNN on log-mel windows (1 repeat, slow)")
     ap.add_argument("--no-excerpts", action="store_true")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--report", help="also write the HTML/JSON report to this folder")
     args = ap.parse_args()
     root = data_path("genre")
     if root is None:
@@ -99,6 +100,10 @@ def main() -> None:
             ci = e["ci95"]["accuracy"]
             print(f"{default} on {sec:.0f}-s excerpts of held-out clips: accuracy {e['scores']['accuracy']:.3f} "
                   f"[{ci[0]:.3f}, {ci[1]:.3f}], macro-F1 {e['scores']['macro_f1']:.3f}", flush=True)
+    if args.report:
+        from audio_alchemy.models.report import write_report
+
+        print(f"# report: {write_report(res, args.report, title='genre benchmark (data/genre, 100 clips)')}")
     acc = res["models"][default]["mean_over_repeats"]["accuracy"]
     print(f"# total {time.perf_counter() - t0:.0f}s")
     print(f"genre_accuracy: {acc:.4f}")
