@@ -15,8 +15,10 @@ intra-op thread each. Outputs must agree to max abs diff < 1e-4 (only float summ
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import resource
+import statistics
 import sys
 import time
 from fractions import Fraction
@@ -36,6 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="chunks in flight in our path")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ours-first", action="store_true", help="time our path first (checks for order bias)")
+    ap.add_argument("--repeat", type=int, default=1, help="alternate the two paths N times; report medians")
     args = ap.parse_args(argv)
     seconds = 30.0 if args.quick else args.seconds
 
@@ -73,12 +76,19 @@ def main(argv=None) -> int:
               flush=True)
         return out, secs
 
-    if args.ours_first:
-        ours, t_ours = run_ours()
-        stock, t_stock = run_stock()
-    else:
-        stock, t_stock = run_stock()
-        ours, t_ours = run_ours()
+    times_stock, times_ours = [], []
+    for _ in range(max(args.repeat, 1)):  # alternate so that a change in machine load hits both paths
+        if args.ours_first:
+            ours, t = run_ours()
+            times_ours.append(t)
+            stock, t = run_stock()
+            times_stock.append(t)
+        else:
+            stock, t = run_stock()
+            times_stock.append(t)
+            ours, t = run_ours()
+            times_ours.append(t)
+    t_stock, t_ours = statistics.median(times_stock), statistics.median(times_ours)
 
     diff = float((stock - ours).abs().max())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -87,6 +97,7 @@ def main(argv=None) -> int:
     print(f"outputs_agree: {diff < 1e-4}")
     print(f"demucs_default_seconds: {t_stock:.2f}")
     print(f"ours_seconds: {t_ours:.2f}")
+    print(f"load_average_1min_at_end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"speedup_vs_demucs_default: {t_stock / t_ours:.2f}x")
     return 0 if diff < 1e-4 else 1
 
