@@ -25,6 +25,19 @@ COLUMNS = (
 )
 
 
+def _median_rows(q: np.ndarray, k: int, n_levels: int) -> np.ndarray:
+    """Row-wise median filter: the histogram kernel, or scipy for rows shorter than the window.
+
+    (With a window many times the row length, scipy's repeated reflection differs from ours at a few
+    points; such clips are under a second long, so exactness there is cheaper than speed.)
+    """
+    if q.shape[1] < k:
+        from scipy.ndimage import median_filter
+
+        return median_filter(q, size=(1, k), mode="reflect")
+    return _running_median_rows_q(q, k, n_levels)
+
+
 @numba.njit(cache=True)
 def _running_median_rows_q(q, k, n_levels):  # pragma: no cover - numba
     """Median filter of width ``k`` (odd) along each row of small integers (0..n_levels-1), 'reflect' edges.
@@ -92,8 +105,8 @@ def hpss_shares(magnitude: np.ndarray, kernel: int = 31, power: float = 2.0, tim
     with np.errstate(divide="ignore"):
         db = 20 * np.log10(np.maximum(magnitude, ref * 1e-12) / ref)
     q = np.clip(np.round((db + (levels - 1) * step) / step), 0, levels - 1).astype(np.int16)
-    harm_q = _running_median_rows_q(np.ascontiguousarray(q.T), kernel, levels).T  # along time
-    perc_q = _running_median_rows_q(q, kernel, levels)  # along frequency
+    harm_q = _median_rows(np.ascontiguousarray(q.T), kernel, levels).T  # along time
+    perc_q = _median_rows(q, kernel, levels)  # along frequency
     floor = (levels - 1) * step
 
     def back(x):
