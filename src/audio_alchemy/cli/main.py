@@ -10,7 +10,7 @@ import typer
 from .. import __version__
 
 # One module per area; each defines register(app). Listed in data-flow order so --help reads naturally.
-AREAS = ("library", "collect", "separate", "features", "recognize", "models", "recommend", "serve", "scale", "demo")
+AREAS = ("library", "collect", "separate", "features", "recognize", "models", "recommend", "evaluation", "serve", "scale", "demo")
 
 app = typer.Typer(
     name="alchemy",

@@ -128,4 +128,4 @@ def register(app: typer.Typer) -> None:
     app.command("rate")(rate_cmd)
     app.command("recommend")(recommend_cmd)
     app.command("similar")(similar_cmd)
-    app.command("eval-recommend")(eval_recommend_command)
+    app.command("eval-recommend", hidden=True)(eval_recommend_command)  # also `alchemy eval recommend`
