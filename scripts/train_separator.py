@@ -101,6 +101,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=masknet.DEFAULT_WEIGHTS)
     ap.add_argument("--minutes", type=float, default=90.0, help="wall-time cap for training")
     ap.add_argument("--cpu-minutes", type=float, default=20.0, help="CPU-time budget (process time) for training")
+    ap.add_argument("--max-steps", type=int, default=0,
+                    help="stop after N steps (0 = time budgets only); with --max-steps the run is reproducible")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--frames", type=int, default=128, help="training crop in STFT frames")
@@ -144,7 +146,8 @@ def main(argv=None) -> int:
     window = torch.hann_window(masknet.N_FFT)
     model.train()
     while True:
-        frac = max((time.time() - t0) / budget, (time.process_time() - c0) / cpu_budget)
+        frac = max((time.time() - t0) / budget, (time.process_time() - c0) / cpu_budget,
+                   step / args.max_steps if args.max_steps else 0.0)
         if frac >= 1.0:
             break
         lr = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
