@@ -84,7 +84,7 @@ class ClipClassifier(ClassifierMixin, BaseEstimator):
         return np.concatenate(rows), (np.asarray(labels) if y is not None else None)
 
     def fit(self, X, y):
-        with threadpool_limits(1, user_api="blas"):  # small matrices: 2 BLAS threads were 15x slower here
+        with threadpool_limits(1):  # small problems: 2 BLAS/OpenMP threads were 15x slower here under load
             return self._fit(X, y)
 
     def _fit(self, X, y):
@@ -98,7 +98,7 @@ class ClipClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X):
-        with threadpool_limits(1, user_api="blas"):
+        with threadpool_limits(1):
             return np.stack([self.estimator_.predict_proba(np.asarray(m)).mean(axis=0) for m in X])
 
     def predict(self, X):
