@@ -22,6 +22,7 @@ calibrates on it).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import os
 import sys
 import time
@@ -118,6 +119,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--entries", default=",".join(e.name for e in ENTRIES))
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--whisper", action=argparse.BooleanOptionalAction, default=None,
+                    help="also run bench/language_whisper.py (default: when the Whisper base weights are present)")
     args = ap.parse_args()
     root = data_path("language")
     if root is None:
@@ -150,7 +153,21 @@ def main() -> None:
                   f"{r['by_kind'].get('singing', float('nan')):10.3f} {r['by_kind'].get('speech', float('nan')):9.3f} "
                   f"{r['majority']['macro_f1']:11.3f}", flush=True)
     print(f"# total {time.perf_counter() - t0:.0f}s; chance macro-F1 for 9 balanced classes ~0.11")
-    print(f"language_macro_f1: {results[('group_id', default)]['macro_f1']:.4f}")
+    classical = results[("group_id", default)]["macro_f1"]
+    whisper = args.whisper
+    if whisper is None:
+        from audio_alchemy.models import store
+
+        whisper = store.status("whisper-base").state == "present"
+    if not whisper:
+        print(f"language_macro_f1: {classical:.4f}")
+        return
+    # the Whisper-based models (issue I): their bench prints per-model lines and the final language_macro_f1
+    print(f"classical_language_macro_f1: {classical:.4f}\n\n## Whisper-based models (bench/language_whisper.py)",
+          flush=True)
+    import subprocess
+
+    sys.exit(subprocess.call([sys.executable, str(Path(__file__).with_name("language_whisper.py"))]))
 
 
 if __name__ == "__main__":

@@ -216,3 +216,21 @@ def test_recognizer_adapter_matches_the_predict_contract(tiny_dir, tmp_path):
     out = list(rec.predict_files([tmp_path / "a.wav", tmp_path / "b.mp3"]))
     assert set(out[0]) == {"path", "label", "scores"} and out[0]["label"] in ("en", "ko")
     assert "error" in out[1] and out[1]["path"].endswith("b.mp3")
+
+
+def test_cli_predict_dispatches_to_the_whisper_language_model(tiny_dir, tmp_path):
+    """`alchemy predict --model DIR` loads a Whisper language model dir (kind in model.json), weights via --model-dir."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from audio_alchemy.cli.main import app
+    from audio_alchemy.io import save
+
+    det = wl.WhisperLanguageDetector(model_dir=tiny_dir, languages=["en", "zh", "ko"])
+    model = wl.save_language_model(tmp_path / "lang-model", det)
+    song = save(tmp_path / "song.wav", np.stack([_voice(3.0), _voice(3.0)]), 44100)
+    r = CliRunner().invoke(app, ["predict", "--model", str(model), "--model-dir", str(tiny_dir), "--json", str(song)])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output.strip().splitlines()[-1])
+    assert out["label"] in ("en", "zh", "ko") and set(out["scores"]) == {"en", "zh", "ko"}

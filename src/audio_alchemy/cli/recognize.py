@@ -31,6 +31,9 @@ TargetOpt = Annotated[str | None, typer.Option("--target", help="Label column (d
 GroupOpt = Annotated[str | None, typer.Option("--group-by", help="Column whose values must not straddle folds (artist, group_id...).")]
 
 
+ModelDirOpt = Annotated[Path | None, typer.Option("--model-dir", help="Folder with pretrained weights (offline use).")]
+
+
 def _load_set(labels: Path | None, task: str, target: str | None, group_by: str | None,
               from_library: bool = False, db: Path | None = None):
     from ..models.datasets import from_csv, from_library as lib_set
@@ -59,11 +62,19 @@ def train_cmd(
                                               "musicnn-svm-rbf, mfcc-rf, cnn-mel.")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     from_library: FromLibOpt = False,
+    model_dir: ModelDirOpt = None,
     db: DbOption = None,
 ) -> None:
-    """Train on every row of the labels CSV (or tagged library tracks) and save a self-contained model directory."""
+    """Train on every row of the labels CSV (or tagged library tracks) and save a self-contained model directory.
+
+    ``alchemy train language --model whisper`` fits the Whisper-based language model (needs the Whisper
+    weights: see `alchemy models list`); the classical models are the study's baseline.
+    """
     from ..models.recognizer import Recognizer
 
+    if model in ("whisper", "whisper-base") and task == "language":
+        _train_whisper(labels, out, target, model_dir)
+        return
     data = _load_set(labels, task, target, group_by, from_library, db)
     errors: list[str] = []
     t0 = time.perf_counter()
@@ -82,19 +93,43 @@ def train_cmd(
                   f"-> {out}", highlight=False)
 
 
+def _train_whisper(labels: Path | None, out: Path, target: str | None, model_dir: Path | None) -> None:
+    from ..models import store
+    from ..models import whisper_language as wl
+
+    if labels is None:
+        fail("--labels CSV is required for the Whisper language model")
+    try:
+        path = wl.train_language_model(labels, out, target=target or "language", model_dir=model_dir)
+    except (store.ModelMissing, store.ModelCorrupt) as exc:
+        fail(str(exc))
+    console.print(f"trained the Whisper language model -> {path}", highlight=False)
+
+
+def load_any_model(model: Path, model_dir: Path | None = None):
+    """A classical/CNN ``Recognizer`` or a Whisper language model, by what the directory holds."""
+    from ..models import whisper_language as wl
+    from ..models.recognizer import Recognizer
+
+    if wl.is_language_model_dir(model):
+        return wl.WhisperRecognizer.load(model, model_dir=model_dir)
+    return Recognizer.load(model)
+
+
 def predict_cmd(
     model: Annotated[Path, typer.Option("--model", help="Model directory written by `alchemy train`.")],
     files: Annotated[list[Path] | None, typer.Argument(help="Audio files; none = every library track.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     track_type: Annotated[int, typer.Option("--track-type", help="Library tracks: 0 full mix, 1 vocals, 2 accompaniment.")] = 0,
+    model_dir: ModelDirOpt = None,
     db: DbOption = None,
 ) -> None:
     """Predict files (printed), or every library track (stored in the predictions table)."""
-    from ..models.recognizer import Recognizer
+    from ..models import store
 
     try:
-        rec = Recognizer.load(model)
-    except (FileNotFoundError, ValueError) as exc:
+        rec = load_any_model(model, model_dir)
+    except (FileNotFoundError, ValueError, store.ModelMissing, store.ModelCorrupt) as exc:
         fail(str(exc))
     failed = 0
     if files:

@@ -81,4 +81,4 @@ def eval_separation_cmd(
 
 def register(app: typer.Typer) -> None:
     app.command("separate")(separate_cmd)
-    app.command("eval-separation")(eval_separation_cmd)
+    app.command("eval-separation", hidden=True)(eval_separation_cmd)  # also `alchemy eval separation`
