@@ -16,7 +16,7 @@ from ..collect.musicbrainz import MUSICBRAINZ_URL
 from ..collect.pipeline import ArtistPlan, CollectResult, source_for
 from ..collect.toplists import LASTFM_URL, LISTENBRAINZ_URL
 from ..library import Library
-from .common import DbOption, console, err_console, fail, interrupted, open_library, print_json
+from .common import print_errors, DbOption, console, err_console, fail, interrupted, open_library, print_json
 
 MusicBrainzUrl = Annotated[str, typer.Option("--musicbrainz-url", help="MusicBrainz server (a mirror, or a local fake for tests).")]
 IntervalOption = Annotated[
@@ -162,10 +162,7 @@ def _report(r: CollectResult, dry_run: bool, audio: bool, as_json: bool, n_reque
         f"collected [bold]{r.downloaded}[/bold] song(s); {r.skipped} already done; "
         f"[{'red' if r.failed else 'green'}]{r.failed} failed[/]; {n_requests} web request(s)."
     )
-    for line in r.errors[:10]:
-        err_console.print(f"  [red]✗[/red] {line}", highlight=False)
-    if len(r.errors) > 10:
-        err_console.print(f"  ... and {len(r.errors) - 10} more: see `alchemy errors`")
+    print_errors(r.errors)
 
 
 def enrich_cmd(

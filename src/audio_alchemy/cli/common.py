@@ -53,6 +53,14 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
 
 
+def print_errors(errors: list[str], shown: int = 10) -> None:
+    """The first few per-item error lines of a batch, then a pointer to `alchemy errors`."""
+    for line in errors[:shown]:
+        err_console.print(f"  [red]✗[/red] {line}", highlight=False)
+    if len(errors) > shown:
+        err_console.print(f"  ... and {len(errors) - shown} more: see `alchemy errors`")
+
+
 def interrupted() -> None:
     err_console.print("[yellow]interrupted[/yellow]: finished items are saved; run the same command again to resume.")
     raise typer.Exit(130)

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..library import Library, import_paths
 from ..library.export import export as export_library
-from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, fail, interrupted, open_library, print_json
+from .common import DbOption, SchedulerOption, WorkersOption, console, fail, interrupted, open_library, print_errors, print_json
 
 
 def import_cmd(
@@ -35,10 +35,7 @@ def report_import(s, lib: Library) -> None:
         f"{s.new_files - s.new_tracks} added to known tracks; {s.unchanged} already in the library; "
         f"[{'red' if s.failed else 'green'}]{s.failed} error(s)[/]. Library: {lib.count_tracks(0)} songs."
     )
-    for line in s.errors[:10]:
-        err_console.print(f"  [red]✗[/red] {line}", highlight=False)
-    if len(s.errors) > 10:
-        err_console.print(f"  ... and {len(s.errors) - 10} more: see `alchemy errors`")
+    print_errors(s.errors)
 
 
 def ls_cmd(

@@ -121,6 +121,19 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__, "python": platform.python_version()}
 
 
+def predict_each(predict_file: Callable[[str | Path], dict], paths: Iterable[str | Path]) -> Iterator[dict]:
+    """Apply ``predict_file`` to every path; an unreadable file yields ``{"path", "error", "kind"}`` and the rest go on."""
+    from ..io import AudioError
+
+    for p in paths:
+        try:
+            yield predict_file(p)
+        except AudioError as exc:
+            yield {"path": str(p), "error": str(exc), "kind": getattr(exc, "kind", type(exc).__name__)}
+        except (OSError, ValueError) as exc:
+            yield {"path": str(p), "error": str(exc), "kind": type(exc).__name__}
+
+
 class Recognizer:
     """A trained recogniser for one task (genre, language, ...)."""
 
@@ -190,15 +203,7 @@ class Recognizer:
 
     def predict_files(self, paths: Iterable[str | Path]) -> Iterator[dict]:
         """One result per path; unreadable files give ``{"path", "error", "kind"}`` instead of crashing."""
-        from ..io import AudioError
-
-        for p in paths:
-            try:
-                yield self.predict_file(p)
-            except AudioError as exc:
-                yield {"path": str(p), "error": str(exc), "kind": getattr(exc, "kind", type(exc).__name__)}
-            except (OSError, ValueError) as exc:
-                yield {"path": str(p), "error": str(exc), "kind": type(exc).__name__}
+        return predict_each(self.predict_file, paths)
 
     # -- persistence --------------------------------------------------------------------------------
     def save(self, out: str | Path) -> Path:

@@ -587,12 +587,6 @@ class WhisperRecognizer:
 
     def predict_files(self, paths):
         """One result per path; unreadable files give ``{"path", "error", "kind"}`` instead of crashing."""
-        from audio_alchemy.io import AudioError
+        from .recognizer import predict_each
 
-        for p in paths:
-            try:
-                yield self.predict_file(p)
-            except AudioError as exc:
-                yield {"path": str(p), "error": str(exc), "kind": getattr(exc, "kind", type(exc).__name__)}
-            except (OSError, ValueError) as exc:
-                yield {"path": str(p), "error": str(exc), "kind": type(exc).__name__}
+        return predict_each(self.predict_file, paths)
