@@ -20,6 +20,10 @@ from . import config
 from .library import Library, import_paths
 
 
+class StageSkipped(Exception):
+    """A stage has nothing to work with here (e.g. no training data for the default model); not a failure."""
+
+
 @dataclass
 class StageResult:
     name: str
@@ -71,6 +75,8 @@ def _stage(result: DemoResult, name: str, module: str, fn: Callable[[Any], str],
         result.stages.append(StageResult(name, "done", detail or "", time.perf_counter() - t0))
     except KeyboardInterrupt:
         raise
+    except StageSkipped as exc:
+        result.stages.append(StageResult(name, "skipped", str(exc), time.perf_counter() - t0))
     except Exception as exc:  # noqa: BLE001 - the demo shows every stage it can
         result.stages.append(StageResult(name, "failed", f"{type(exc).__name__}: {exc}", time.perf_counter() - t0))
 
@@ -121,8 +127,8 @@ def _predict_genre(m: Any, lib: Library, result: DemoResult, log: Callable[[str]
     if not (model_dir / "model.json").exists():
         labels = config.data_path("genre", "labels.csv")
         if labels is None:
-            raise FileNotFoundError("no trained genre model and no $AUDIO_ALCHEMY_DATA/genre/labels.csv to train one "
-                                    "(train your own: alchemy train genre --labels CSV --out DIR)")
+            raise StageSkipped("no trained genre model and no $AUDIO_ALCHEMY_DATA/genre/labels.csv to train one "
+                               "(train your own: alchemy train genre --labels CSV --out DIR)")
         from .models.datasets import from_csv
 
         log(f"[demo] training the default genre model on {labels.parent} (once; cached in {model_dir})")
