@@ -38,7 +38,6 @@ def demo_cmd(
     if serve and _available("audio_alchemy.web.server"):
         from ..web.server import serve as run_server
 
-        console.print(f"[bold]player:[/bold] http://{host}:{port}/  (Ctrl-C to stop)")
         run_server(res.db_path, host=host, port=port)
     if any(s.status == "failed" for s in res.stages):
         raise typer.Exit(1)
