@@ -234,3 +234,9 @@ def test_cli_predict_dispatches_to_the_whisper_language_model(tiny_dir, tmp_path
     assert r.exit_code == 0, r.output
     out = json.loads(r.output.strip().splitlines()[-1])
     assert out["label"] in ("en", "zh", "ko") and set(out["scores"]) == {"en", "zh", "ko"}
+
+
+def test_whisper_is_the_default_language_model_only_when_its_weights_are_present(tiny_dir, tmp_path):
+    from audio_alchemy.cli.recognize import whisper_available
+
+    assert whisper_available(tmp_path / "empty") is False  # an explicit folder without weights

@@ -72,6 +72,10 @@ def train_cmd(
     """
     from ..models.recognizer import Recognizer
 
+    if task == "language" and model is None and labels is not None and not from_library and whisper_available(model_dir):
+        console.print("language: Whisper base weights found, training the Whisper-based model "
+                      "(the study's classical baseline: --model mfcc-logreg)")
+        model = "whisper"
     if model in ("whisper", "whisper-base") and task == "language":
         _train_whisper(labels, out, target, model_dir)
         return
@@ -91,6 +95,16 @@ def train_cmd(
                   f"({len(rec.labels)} labels) in {time.perf_counter() - t0:.1f}s; "
                   f"training accuracy {m['resubstitution_accuracy']:.3f} (not a test score; use `alchemy evaluate`) "
                   f"-> {out}", highlight=False)
+
+
+def whisper_available(model_dir: Path | None = None) -> bool:
+    """Whether the Whisper base weights can be loaded without a download (then it is the default language model)."""
+    try:
+        from ..models import store
+
+        return store.status("whisper-base", model_dir=model_dir).state == "present"
+    except Exception:  # noqa: BLE001 - any problem locating it means: not available, use the classical model
+        return False
 
 
 def _train_whisper(labels: Path | None, out: Path, target: str | None, model_dir: Path | None) -> None:
