@@ -114,8 +114,12 @@ def _trough_candidates(yin, min_period, sr_d, fmin, bins_per_octave, n_bins, thr
     vp = np.zeros(T)
     idx = np.empty(L, dtype=np.int64)
     pr = np.empty(L)
-    top_thr = thresholds[n_used - 1]
     c1 = 1.0 - np.exp(-boltzmann)
+    # exp(-boltzmann * r) for every rank r and the Boltzmann normaliser for every trough count, computed once
+    decay = np.exp(-boltzmann * np.arange(L + 1))
+    norm_nb = np.zeros(L + 1)
+    for m in range(1, L + 1):
+        norm_nb[m] = c1 / (1.0 - decay[m])
     for t in range(T):
         x = yin[t]
         n = 0
@@ -143,11 +147,11 @@ def _trough_candidates(yin, min_period, sr_d, fmin, bins_per_octave, n_bins, thr
                     nb += 1
             if nb == 0:
                 continue
-            norm = c1 / (1.0 - np.exp(-boltzmann * nb)) * beta_probs[q]
+            norm = norm_nb[nb] * beta_probs[q]
             pos = 0
             for j in range(n):
                 if x[idx[j]] < th:
-                    pr[j] += norm * np.exp(-boltzmann * pos)
+                    pr[j] += norm * decay[pos]
                     pos += 1
         # no-trough mass: weight of thresholds t with not (h_min < t)
         hmin = x[idx[gmin]]
