@@ -6,10 +6,11 @@ from functools import partial
 
 import pytest
 
-from audio_alchemy.jobs.parquet_sink import ParquetSink, dumps, loads, merge_results, parse_out, read_rows, run_to_parquet
+from audio_alchemy.jobs.parquet_sink import ParquetSink, dumps, loads, parse_out, read_rows, run_to_parquet
 from audio_alchemy.library import Library, import_paths
 from audio_alchemy.library.db import display_path
 from audio_alchemy.library.importer import identify, scan
+from audio_alchemy.library.results_import import merge_results
 from reliability_corpus import duplicates, mutate_corpus, snapshot, write_sources
 
 

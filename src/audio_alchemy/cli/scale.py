@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from ..jobs.parquet_sink import merge_results, parse_out, run_to_parquet
+from ..jobs.parquet_sink import parse_out, run_to_parquet
+from ..library.results_import import merge_results
 from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, fail, interrupted, open_library
 
 OutOption = Annotated[str, typer.Option("--out", help="Results dataset: parquet://DIR (partitioned Parquet, mergeable).")]

@@ -1,13 +1,14 @@
 """Batch results as a partitioned Parquet dataset, for runs too big (or too distributed) for one SQLite writer.
 
 ``--out parquet://DIR`` makes the driver append each outcome to ``DIR/stage=<stage>/part-<run>-<n>.parquet``
-instead of the database; :func:`merge_results` (``alchemy import-results DIR``) later replays them into a
-library, idempotently. Each part is written to a temporary name and renamed, so a killed run leaves only whole
-parts, and :meth:`ParquetSink.done_items` lets a re-run skip what is already written.
+instead of the database; ``audio_alchemy.library.results_import.merge_results`` (``alchemy import-results DIR``)
+later replays them into a library, idempotently. Each part is written to a temporary name and renamed, so a
+killed run leaves only whole parts, and :meth:`ParquetSink.done_items` lets a re-run skip what is already written.
 
 Row schema (one row per item): ``item`` (the key: a path or track id), ``ok`` (bool), ``kind`` and ``message``
 (errors), ``payload`` (JSON of the result; ``bytes`` values are base64-tagged). The stage is the partition.
-The merge handlers import the library lazily (jobs sits below library in the layering; only merging needs it).
+This module only writes and reads datasets: it knows nothing of the library (jobs sits below library in the
+layering); the merge lives in ``audio_alchemy.library.results_import``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -147,76 +147,6 @@ def read_rows(root: str | os.PathLike, stage: str | None = None, columns: list[s
             yield row
 
 
-# -- merging into a library ------------------------------------------------------------------------------------------
-@dataclass
-class MergeSummary:
-    """What :func:`merge_results` did, per stage: results stored, error rows recorded, rows that could not be merged."""
-
-    stored: dict[str, int] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
-    skipped: list[str] = field(default_factory=list)
-
-
-def _merge_import(lib: Any, row: dict[str, Any]) -> None:
-    from ..library.importer import store
-
-    store(lib, loads(row["payload"]))
-
-
-def _merge_features(lib: Any, row: dict[str, Any]) -> None:
-    """Payload ``{track_id, content_hash?, feature_set, version, data, artifacts?}``; the content hash wins (it
-    finds the track in another copy of the library), artifacts are ``{kind: path}`` on shared storage."""
-    p = loads(row["payload"])
-    tid = lib.find_by_hash(p["content_hash"]) if p.get("content_hash") else p.get("track_id")
-    if tid is None or lib.track(tid) is None:
-        raise KeyError(f"no track for {row['item']} in this library (import the audio first)")
-    with lib.transaction():
-        lib.put_features(tid, p["feature_set"], p["version"], p["data"])
-        for kind, path in (p.get("artifacts") or {}).items():
-            lib.put_artifact(tid, kind, path)
-
-
-HANDLERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {"import": _merge_import, "features": _merge_features}
-
-
-def register_handler(stage: str, handler: Callable[[Any, dict[str, Any]], None]) -> None:
-    """Teach :func:`merge_results` a new stage: ``handler(lib, row)`` stores one successful row."""
-    HANDLERS[stage] = handler
-
-
-def merge_results(lib: Any, root: str | os.PathLike, stages: list[str] | None = None) -> MergeSummary:
-    """Replay a Parquet results dataset into ``lib`` (a :class:`~audio_alchemy.library.Library`); idempotent.
-
-    Successful rows go through the stage's handler (the same code the driver uses when it writes the database
-    directly), failed rows become error rows; a row that cannot be merged is recorded as a ``merge`` error.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"no results dataset at {root}")
-    summary = MergeSummary()
-    for row in read_rows(root):
-        st = row["stage"]
-        if stages and st not in stages:
-            continue
-        handler = HANDLERS.get(st) or HANDLERS.get(st.split(":", 1)[0])  # "features:seed" -> "features"
-        if handler is None:
-            summary.skipped.append(f"{row['item']}: no merge handler for stage {st!r}")
-            continue
-        if row["ok"]:
-            try:
-                handler(lib, row)
-            except Exception as exc:  # noqa: BLE001 - one bad row never stops the merge
-                lib.record_error("merge", f"{st}:{row['item']}", type(exc).__name__, f"{row['item']}: {exc}")
-                summary.skipped.append(f"{row['item']}: {exc}")
-                continue
-            lib.clear_error(st, row["item"])
-            summary.stored[st] = summary.stored.get(st, 0) + 1
-        else:
-            lib.record_error(st, row["item"], row["kind"] or "error", row["message"] or row["item"])
-            summary.errors[st] = summary.errors.get(st, 0) + 1
-    return summary
-
-
 # -- producing: any jobs.run batch, results to Parquet ---------------------------------------------------------------
 def run_to_parquet(
     items: list[Any], fn: Callable[[Any], Any], out: str | os.PathLike, stage: str, *,
@@ -243,7 +173,4 @@ def run_to_parquet(
     return summary, len(items) - len(todo)
 
 
-__all__ = [
-    "HANDLERS", "MergeSummary", "ParquetSink", "dumps", "loads", "merge_results", "parse_out", "part_files",
-    "read_rows", "register_handler", "run_to_parquet",
-]
+__all__ = ["ParquetSink", "dumps", "loads", "parse_out", "part_files", "read_rows", "run_to_parquet"]
