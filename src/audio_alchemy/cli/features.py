@@ -14,7 +14,9 @@ def features_cmd(
     file: Annotated[Path | None, typer.Argument(help="One audio file: print its features (no library). Omit for the library job.")] = None,
     feature_set: Annotated[str, typer.Option("--set", help="Feature set: seed (the study's Table 1) or full.")] = "seed",
     images: Annotated[bool, typer.Option("--images", help="Also write log-mel .npz and grey/viridis PNGs.")] = False,
-    out: Annotated[Path | None, typer.Option("--out", help="With FILE and --images: image file stem (default beside the file).")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Library job: parquet://DIR writes the results to a Parquet "
+                                            "dataset (merge with `alchemy import-results DIR`) instead of the database. "
+                                            "With FILE and --images: image file stem (default beside the file).")] = None,
     track_type: Annotated[int, typer.Option("--track-type", help="With FILE: 0 full mix, 1 vocals, 2 accompaniment.")] = 0,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = "local",
@@ -28,14 +30,19 @@ def features_cmd(
     if feature_set not in FEATURE_SETS:
         fail(f"unknown feature set {feature_set!r}; choose one of {', '.join(FEATURE_SETS)}")
     if file is not None:
-        _one_file(file, feature_set, images, out, track_type, as_json)
+        _one_file(file, feature_set, images, Path(out) if out else None, track_type, as_json)
         return
     from ..features.batch import run_features
+    from ..jobs.parquet_sink import parse_out
 
+    try:
+        root = parse_out(out)
+    except ValueError as exc:
+        fail(str(exc))
     with open_library(db) as lib:
         try:
             s = run_features(lib, feature_set=feature_set, images=images, workers=workers, scheduler=scheduler,
-                             progress=not as_json, force=force)
+                             progress=not as_json, force=force, out=out)
         except KeyboardInterrupt:
             interrupted()
         if as_json:
@@ -44,6 +51,8 @@ def features_cmd(
             return
         console.print(f"features [bold]{feature_set}[/bold]: {s.done} computed, {s.skipped} already done, "
                       f"[{'red' if s.failed else 'green'}]{s.failed} error(s)[/]")
+        if root is not None:
+            console.print(f"results written to {root}. Merge with: alchemy import-results {root}")
         for line in s.errors[:10]:
             err_console.print(f"  [red]✗[/red] {line}", highlight=False)
 

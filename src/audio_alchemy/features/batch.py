@@ -81,12 +81,27 @@ def pending_tasks(lib, feature_set: str = "seed", images: bool = False, force: b
 
 
 def run_features(lib, feature_set: str = "seed", images: bool = False, workers: int | None = None,
-                 scheduler: str | None = None, progress: bool = True, force: bool = False):
-    """Compute ``feature_set`` for every track not done yet; store rows/artifacts; return the JobSummary."""
-    from .. import jobs
+                 scheduler: str | None = None, progress: bool = True, force: bool = False, out: str | None = None):
+    """Compute ``feature_set`` for every track not done yet; store rows/artifacts; return the JobSummary.
 
+    ``out="parquet://DIR"`` writes the results (features and per-file errors) to a Parquet dataset instead of the
+    database; ``alchemy import-results DIR`` merges them later. A re-run skips tracks already in ``DIR``.
+    """
+    from .. import jobs
+    from ..jobs.parquet_sink import parse_out, run_to_parquet
+
+    to_parquet = parse_out(out) is not None  # a bad --out fails here, before any work
     tasks, skipped = pending_tasks(lib, feature_set, images, force)
     stage = f"features:{feature_set}"
+    if to_parquet:
+        hashes = {t.id: t.content_hash for t in lib.tracks()}  # lets the merge find the track in any library copy
+        summary, written = run_to_parquet(
+            tasks, functools.partial(_compute_one), out, stage, key=lambda t: t.path, workers=workers,
+            scheduler=scheduler, progress=progress,
+            payload=lambda t, r: {"track_id": t.track_id, "content_hash": hashes.get(t.track_id), "feature_set":
+                                  t.feature_set, "version": VERSION, "data": r[0], "artifacts": r[1]})
+        summary.skipped = skipped + written
+        return summary
     job_id = lib.start_job(stage, {"feature_set": feature_set, "version": VERSION, "images": images},
                            total=len(tasks))
 
