@@ -14,7 +14,9 @@ if a task still ends in ``KilledWorker`` (or is lost with the connection) the dr
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import pickle
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -76,6 +78,22 @@ def _call(fn: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:
         return False, _portable(exc)
 
 
+MALLOC_VAR = "MALLOC_TRIM_THRESHOLD_"
+
+
+@contextlib.contextmanager
+def _environ_kept() -> Iterator[None]:
+    """Restore this process's environment afterwards: the nanny writes its worker settings into ``os.environ``
+    before spawning, and local pools started later in the same process would inherit them."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        for k in set(os.environ) - set(saved):
+            del os.environ[k]
+        os.environ.update(saved)
+
+
 def _lost(exc: BaseException | None) -> bool:
     """Whether a failed future means the worker or connection was lost (retryable) rather than a task error."""
     from concurrent.futures import CancelledError
@@ -105,10 +123,17 @@ class DaskExecutor:
         from distributed import Client, LocalCluster
 
         if self.scheduler == "dask":
-            self.cluster = LocalCluster(
-                n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR,
-            )
+            import dask
+
+            # Dask's nanny exports MALLOC_TRIM_THRESHOLD_=65536 to its workers (and into this process's
+            # environment). Setting it switches off glibc's dynamic mmap threshold: every array over 128 KiB is
+            # then mmap'ed and unmapped per allocation, which made the features task ~2x slower (6.6x the page
+            # faults; docs/scaling.md). Drop it; keep the nanny's one-thread BLAS/OpenMP settings.
+            with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_VAR}": None}), _environ_kept():
+                self.cluster = LocalCluster(
+                    n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR,
+                )
             self.client = Client(self.cluster, set_as_default=False)
         else:
             self.client = Client(self.scheduler, timeout=self.connect_timeout, set_as_default=False)
