@@ -94,6 +94,25 @@ def _environ_kept() -> Iterator[None]:
         os.environ.update(saved)
 
 
+def local_cluster(workers: int) -> Any:
+    """A ``distributed.LocalCluster`` as ``--scheduler dask`` starts it: ``workers`` processes of one thread each,
+    bound to 127.0.0.1, no dashboard, and without the nanny's ``MALLOC_TRIM_THRESHOLD_``.
+
+    Dask's nanny exports ``MALLOC_TRIM_THRESHOLD_=65536`` to its workers (and into this process's environment).
+    Setting it at all switches off glibc's dynamic mmap threshold, so every array over 128 KiB is mmap'ed and
+    unmapped again on each allocation: the features task made 6.6x the page faults and ran 1.5-2x slower than in
+    a local pool worker (docs/scaling.md). We drop it and keep the nanny's one-thread BLAS/OpenMP settings.
+    """
+    import dask
+    from distributed import LocalCluster
+
+    with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_VAR}": None}), _environ_kept():
+        return LocalCluster(
+            n_workers=max(int(workers), 1), threads_per_worker=1, processes=True, host="127.0.0.1",
+            scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR,
+        )
+
+
 def _lost(exc: BaseException | None) -> bool:
     """Whether a failed future means the worker or connection was lost (retryable) rather than a task error."""
     from concurrent.futures import CancelledError
@@ -120,20 +139,10 @@ class DaskExecutor:
         """Start (or connect to) the cluster once; returns the ``distributed.Client``."""
         if self.client is not None:
             return self.client
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         if self.scheduler == "dask":
-            import dask
-
-            # Dask's nanny exports MALLOC_TRIM_THRESHOLD_=65536 to its workers (and into this process's
-            # environment). Setting it switches off glibc's dynamic mmap threshold: every array over 128 KiB is
-            # then mmap'ed and unmapped per allocation, which made the features task ~2x slower (6.6x the page
-            # faults; docs/scaling.md). Drop it; keep the nanny's one-thread BLAS/OpenMP settings.
-            with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_VAR}": None}), _environ_kept():
-                self.cluster = LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                    scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR,
-                )
+            self.cluster = local_cluster(self.workers)
             self.client = Client(self.cluster, set_as_default=False)
         else:
             self.client = Client(self.scheduler, timeout=self.connect_timeout, set_as_default=False)
@@ -227,4 +236,4 @@ def _exception(fut: Any) -> BaseException | None:
         return exc
 
 
-__all__ = ["DaskExecutor", "RemoteTaskError"]
+__all__ = ["DaskExecutor", "RemoteTaskError", "local_cluster"]
