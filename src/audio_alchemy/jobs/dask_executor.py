@@ -101,12 +101,14 @@ def local_cluster(workers: int) -> Any:
     Dask's nanny exports ``MALLOC_TRIM_THRESHOLD_=65536`` to its workers (and into this process's environment).
     Setting it at all switches off glibc's dynamic mmap threshold, so every array over 128 KiB is mmap'ed and
     unmapped again on each allocation: the features task made 6.6x the page faults and ran 1.5-2x slower than in
-    a local pool worker (docs/scaling.md). We drop it and keep the nanny's one-thread BLAS/OpenMP settings.
+    a local pool worker (docs/scaling.md). We drop it (also from the environment the workers inherit) and keep the
+    nanny's one-thread BLAS/OpenMP settings.
     """
     import dask
     from distributed import LocalCluster
 
     with dask.config.set({f"distributed.nanny.pre-spawn-environ.{MALLOC_VAR}": None}), _environ_kept():
+        os.environ.pop(MALLOC_VAR, None)  # also when an earlier cluster's nanny left it here: workers inherit it
         return LocalCluster(
             n_workers=max(int(workers), 1), threads_per_worker=1, processes=True, host="127.0.0.1",
             scheduler_port=0, dashboard_address=None, silence_logs=logging.ERROR,
