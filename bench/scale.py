@@ -4,11 +4,17 @@ Prints throughput per configuration, ``dask_overhead_vs_local: <ratio>`` (Dask L
 local 2-process pool wall time, both including their start-up; goal <= 1.2) and a fitted model of throughput vs
 workers for a larger cluster, with its assumptions.
 
+With ``--repeat R`` the configurations run round-robin (R rounds of local-1, local-2, dask-2, dask-2-warm), so a
+load change on this shared machine hits all of them; each line reports the median, and every round's walls and
+ratio are printed too. The Dask clusters (``dask-2`` and the pre-started one of ``dask-2-warm``) are built by
+``audio_alchemy.jobs.dask_executor.local_cluster``, exactly as ``--scheduler dask`` builds them.
+
 Job: the features job (``audio_alchemy.features.batch.run_features``) when it exists, else the import job
 (decode + hash + fingerprint + tags in the workers, one SQLite writer in the driver); the first line says which.
 Clips: the GTZAN subset in ``$AUDIO_ALCHEMY_DATA/genre`` (15-20 s each), else synthetic 10-s clips.
 
     python bench/scale.py                 # N=60
+    python bench/scale.py --n 100 --job features --repeat 3
     python bench/scale.py --n 100 --job import
 """
 
@@ -97,32 +103,43 @@ def main() -> None:
           f"cores: {len(os.sched_getaffinity(0))}; load average: {os.getloadavg()[0]:.1f}")
 
     configs = [("local-1", 1, "local"), ("local-2", 2, "local"), ("dask-2", 2, "dask")]
-    res: dict[str, dict[str, float]] = {}
+    walls: dict[str, list[float]] = {name: [] for name, _, _ in configs + [("dask-2-warm", 2, "tcp")]}
+    writes: dict[str, list[float]] = {name: [] for name in walls}
+    startups: list[float] = []
 
-    def measure(name: str, w: int, sched: str, label: str | None = None) -> None:
-        runs = [runner(files, tmp / f"{name}-{r}.sqlite", w, sched) for r in range(args.repeat)]
-        wall = statistics.median(x["wall"] for x in runs)
-        res[name] = {"wall": wall, "write": statistics.median(x["write"] for x in runs)}
-        print(f"{name:11s} workers={w} scheduler={label or sched:5s} wall {wall:7.2f} s  throughput "
+    def once(name: str, w: int, sched: str, r: int) -> None:
+        x = runner(files, tmp / f"{name}-{r}.sqlite", w, sched)
+        walls[name].append(x["wall"])
+        writes[name].append(x["write"])
+
+    from distributed import Client
+
+    from audio_alchemy.jobs.dask_executor import local_cluster
+
+    for r in range(args.repeat):  # round-robin, so load changes on this shared machine hit every configuration
+        for name, w, sched in configs:
+            once(name, w, sched, r)
+        # the same 2-worker cluster, started beforehand (tcp://), so its start-up is measured on its own
+        t0 = time.perf_counter()
+        with local_cluster(2) as c, Client(c, set_as_default=False) as cl:
+            cl.wait_for_workers(2)
+            startups.append(time.perf_counter() - t0)
+            once("dask-2-warm", 2, c.scheduler_address, r)
+        print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in walls.items())
+              + f"; dask-2/local-2 {walls['dask-2'][-1] / walls['local-2'][-1]:.2f}; load {os.getloadavg()[0]:.1f}")
+
+    res = {k: {"wall": statistics.median(v), "write": statistics.median(writes[k])} for k, v in walls.items()}
+    for name, w, sched in configs + [("dask-2-warm", 2, "tcp")]:
+        wall = res[name]["wall"]
+        print(f"{name:11s} workers={w} scheduler={sched:5s} wall {wall:7.2f} s  throughput "
               f"{len(files) / wall:6.2f} clips/s ({seconds / wall:6.1f} s of audio per s)")
-
-    for name, w, sched in configs:
-        measure(name, w, sched)
-
-    # the same 2-worker cluster started beforehand (tcp://), so its start-up is measured on its own
-    from distributed import Client, LocalCluster
-
-    t0 = time.perf_counter()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-                      silence_logs=40) as c, Client(c, set_as_default=False) as cl:
-        cl.wait_for_workers(2)
-        startup = time.perf_counter() - t0
-        measure("dask-2-warm", 2, c.scheduler_address, "tcp")
+    startup = statistics.median(startups)
     ratio = res["dask-2"]["wall"] / res["local-2"]["wall"]
     print(f"dask_cluster_startup_s: {startup:.2f}")
     print(f"dask_overhead_vs_local: {ratio:.2f}  (dask-2 wall / local-2 wall, both including start-up; goal <= 1.2)")
     print(f"dask_overhead_vs_local_warm: {res['dask-2-warm']['wall'] / res['local-2']['wall']:.2f}  "
           "(an already running 2-worker cluster via tcp:// / local-2 including its pool start-up)")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[1]:.1f} (5 min)")
 
     # model: T(W) = N / (s + N * max(c / (W * e), w)) with c the per-clip task time on one worker, e the parallel
     # efficiency per added worker measured here, w the driver's per-clip write time, s the cluster start-up.
