@@ -13,6 +13,8 @@ def test_demo_without_shared_data_uses_the_synthetic_library(tmp_path, monkeypat
     r = CliRunner().invoke(app, ["demo", "--no-serve", "--db", str(db), "--workers", "0"])
     assert r.exit_code == 0, r.output
     assert "synthetic songs generated" in " ".join(r.output.split())  # rich wraps lines
+    out = " ".join(r.output.split())
+    assert "scripted example" in out and "recommended for demo-listener:" in out  # labelled, never silent
     from audio_alchemy.library import Library
 
     with Library.open(db) as lib:

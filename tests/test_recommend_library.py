@@ -113,3 +113,27 @@ def test_cli_eval_recommend_on_a_small_csv(tmp_path):
     bad.write_text("user,item,count\na,1,-2\n")
     r = CliRunner().invoke(app, ["eval-recommend", "--data", str(bad)])
     assert r.exit_code != 0 and "bad.csv:2" in r.output
+
+
+def test_recommend_for_user_from_library_feedback(tmp_path):
+    from audio_alchemy.recommend.library_api import feedback_users, recommend_for_user
+
+    lib, ids = _make_library(tmp_path / "lib.sqlite")
+    assert list(feedback_users(lib)) == ["ann", "bob"]          # 3 ratings vs 3 plays: ties sorted by name
+    recs = recommend_for_user(lib, "ann", n=3)
+    assert recs.note is None and len(recs) == 3
+    got = {r.item for r in recs}
+    assert not got & {ids[0], ids[1], ids[6]}                   # neither rated nor disliked tracks come back
+    assert all(r.reason for r in recs)
+    unknown = recommend_for_user(lib, "nobody", n=2)
+    assert unknown.note and "unknown user" in unknown.note      # popularity fallback, said out loud
+    lib.close()
+
+
+def test_recommend_for_user_without_any_feedback_says_so(tmp_path):
+    from audio_alchemy.recommend.library_api import recommend_for_user
+
+    lib, _ = _make_library(tmp_path / "lib.sqlite", with_feedback=False)
+    recs = recommend_for_user(lib, "ann", n=5)
+    assert len(recs) == 0 and "no ratings or plays" in recs.note
+    lib.close()

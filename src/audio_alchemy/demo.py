@@ -147,17 +147,30 @@ def _predict_genre(m: Any, lib: Library, result: DemoResult, log: Callable[[str]
     return f"{len(labelled)}/{len(songs)} songs labelled by {rec.model}"
 
 
+DEMO_LISTENER = "demo-listener"
+
+
 def _recommend(m: Any, lib: Library, result: DemoResult) -> str:
+    """Sound-alikes of the first song, then recommendations for the library's most active listener. A library
+    without any ratings or plays gets one rating recorded by the demo as a labelled, scripted example."""
     songs = lib.tracks(track_type=0)
     if not songs:
         return "no songs"
     first = songs[0]
     alikes = m.sound_alikes(lib, first.id, n=3)
-    items = getattr(alikes, "items", alikes)
-    names = []
-    for rec in list(items)[:3]:
-        tid = getattr(rec, "item", rec)
-        t = lib.track(int(tid)) if str(tid).isdigit() else None
-        names.append(t.label if t else str(tid))
-    result.highlights.append(f"sounds like “{first.label}”: " + "; ".join(names))
-    return f"sound-alikes for {len(songs)} songs available"
+    result.highlights.append(f"sounds like “{first.label}”: " + "; ".join(r.label or str(r.item) for r in list(alikes)[:3]))
+    users = {u: c for u, c in m.feedback_users(lib).items() if u != DEMO_LISTENER}  # real feedback first
+    if users:
+        user = next(iter(users))
+        source = f"{users[user]} ratings/plays recorded in this library"
+    else:
+        user = DEMO_LISTENER
+        with lib.transaction():
+            lib.add_rating(first.id, user, 5, 5)
+        source = f"scripted example: the demo recorded one rating, {user} liked “{first.label}” (5/5)"
+        result.highlights.append(f"recommend: no ratings or plays yet, so {source}; rate tracks with "
+                                 "`alchemy rate TRACK --scale 5 --score 4` for real ones")
+    recs = m.recommend_for_user(lib, user, n=3)
+    shown = "; ".join(f"{r.label or r.item} ({r.reason})" for r in recs) or "none"
+    result.highlights.append(f"recommended for {user}: {shown}" + (f" [note: {recs.note}]" if recs.note else ""))
+    return f"sound-alikes for {len(songs)} songs; {len(recs)} recommendations for {user} ({source})"

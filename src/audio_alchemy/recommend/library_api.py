@@ -15,7 +15,7 @@ import numpy as np
 
 from .interactions import Interactions, InteractionError, UnknownItem, combine, from_plays, from_ratings, from_triples
 from .models import ContentKNN, Hybrid, ItemKNN, standardized
-from .recommender import Recommendation, Recommendations, Recommender
+from .recommender import Filters, Recommendation, Recommendations, Recommender
 
 #: feature sets tried first when none is named (embeddings beat hand-made summaries for similarity).
 PREFERRED_FEATURE_SETS = ("musicnn", "embedding", "embeddings", "vggish", "full", "seed", "summary", "features", "mfcc")
@@ -185,3 +185,32 @@ def library_recommender(lib, feature_set: str | None = None) -> Recommender:
         weights.append(CF_WEIGHT)
     model = comps[0] if len(comps) == 1 else Hybrid(comps, weights, name="library hybrid")
     return Recommender(model, full, meta, dislikes).fit()
+
+
+def feedback_users(lib) -> dict[str, int]:
+    """Users with ratings or plays in the library, with how many feedback rows each has (most active first)."""
+    counts: dict[str, int] = {}
+    for r in list(lib.ratings()) + list(lib.plays()):
+        u = str(r["user_id"])
+        counts[u] = counts.get(u, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def recommend_for_user(lib, user_id: str = "local", n: int = 10, filters: Filters | None = None,
+                       feature_set: str | None = None) -> Recommendations:
+    """Top-``n`` explained recommendations for ``user_id`` from the library's own ratings and plays.
+
+    The model is :func:`library_recommender` (stored audio features + item-kNN CF). Fallbacks, always with a
+    ``note`` and never with invented feedback: no ratings or plays in the library at all -> an empty list that
+    says how to give some; a user without feedback -> the most played/liked tracks of the other users.
+    Without ``filters`` only full songs are recommended (no separated stems).
+    """
+    filters = Filters(track_type="full") if filters is None else filters
+    if n <= 0:
+        return Recommendations()
+    try:
+        rec = library_recommender(lib, feature_set=feature_set)
+    except InteractionError:
+        return Recommendations(note="no ratings or plays in the library yet, so nothing to personalise: rate a track "
+                                    "(alchemy rate TRACK --scale 5 --score 4) or play some in the player")
+    return rec.recommend(str(user_id), n=n, filters=filters)
