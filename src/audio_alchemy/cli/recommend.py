@@ -64,14 +64,13 @@ def recommend_cmd(
 ) -> None:
     """Recommend tracks for a user from ratings, plays and the sound of the tracks; each says why."""
     from ..recommend.interactions import InteractionError
-    from ..recommend.library_api import library_recommender
+    from ..recommend.library_api import recommend_for_user
     from ..recommend.recommender import Filters
 
     with open_library(db) as lib:
         try:
-            rec = library_recommender(lib)
             filters = Filters(genre=genre, language=language, track_type=track_type, mode="boost" if boost else "restrict")
-            recs = rec.recommend(user, n=n, filters=filters)
+            recs = recommend_for_user(lib, user, n=n, filters=filters)
         except (InteractionError, ValueError) as exc:
             fail(str(exc))
         _print_recs(recs, as_json, f"recommendations for {user}")
