@@ -7,14 +7,20 @@ The model is ``HTDemucs`` built with the released htdemucs configuration (dconv_
 t_layers=5, segment 7.8 s; 41.98 M parameters) and RANDOM weights: the same compute as the released model,
 no download. Stock = ``apply_model(model, mix)`` with its defaults (shifts=1, split, overlap 0.25) inside
 ``torch.no_grad`` on the default torch threads, as the demucs CLI runs it. Ours =
-``audio_alchemy.separate.demucs_backend.apply_demucs(..., workers=2)``: the same shift draw (same ``random``
-seed), chunks, weights and accumulation, under ``inference_mode`` with two chunks in flight at a time on one
-intra-op thread each. Outputs must agree to max abs diff < 1e-4 (only float summation order differs).
+``audio_alchemy.separate.demucs_backend.apply_demucs(..., workers=2)`` (the default path of ``DemucsSeparator``):
+the same shift draw (same ``random`` seed), chunks, weights and accumulation, under ``inference_mode``, with
+attention through torch's SDPA flash kernel instead of the native MHA fast path, and two chunks in flight at a
+time on one intra-op thread each. Outputs must agree to max abs diff < 1e-4 (only float rounding differs).
+
+The machine is shared: the two paths alternate (``--repeat``), medians are reported, and each run prints its
+wall time, its process CPU time and the 1-min load average before/after. ``--approx-overlap X`` also times our
+path with a smaller overlap (an APPROXIMATE mode: different output) and prints its SDR against the stock output.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import random
 import resource
@@ -39,6 +45,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ours-first", action="store_true", help="time our path first (checks for order bias)")
     ap.add_argument("--repeat", type=int, default=1, help="alternate the two paths N times; report medians")
+    ap.add_argument("--no-sdpa", action="store_true", help="ablation: keep torch's native MHA fast path")
+    ap.add_argument("--approx-overlap", type=float, default=None,
+                    help="also time our path with this overlap (approximate mode; SDR vs stock printed)")
     args = ap.parse_args(argv)
     seconds = 30.0 if args.quick else args.seconds
 
@@ -58,36 +67,49 @@ def main(argv=None) -> int:
     with torch.no_grad():  # warm-up (allocator, oneDNN primitives), counted for neither path
         model(mix[..., :int(7.8 * 44100)])
 
-    def run_stock():
+    def timed(label, fn):
         random.seed(args.seed)
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            out = apply_model(model, mix)
-        secs = time.perf_counter() - t0
-        print(f"# stock apply_model defaults: {secs:.1f} s ({secs / seconds:.2f}x real time)", flush=True)
+        load0 = os.getloadavg()[0]
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        secs, cpu = time.perf_counter() - t0, time.process_time() - c0
+        print(f"# {label}: {secs:.1f} s wall ({secs / seconds:.2f}x real time), {cpu:.1f} s CPU, "
+              f"load {load0:.1f} -> {os.getloadavg()[0]:.1f}", flush=True)
         return out, secs
+
+    def run_stock():
+        with torch.no_grad():
+            return timed("stock apply_model defaults", lambda: apply_model(model, mix))
+
+    ours_label = (f"ours (inference_mode, {'native MHA' if args.no_sdpa else 'SDPA attention'}, "
+                  f"{args.workers} chunks in flight)")
 
     def run_ours():
-        random.seed(args.seed)
-        t0 = time.perf_counter()
-        out = apply_demucs(model, mix, shifts=1, overlap=0.25, workers=args.workers)
-        secs = time.perf_counter() - t0
-        print(f"# ours (inference_mode, {args.workers} chunks in flight): {secs:.1f} s ({secs / seconds:.2f}x real time)",
-              flush=True)
-        return out, secs
+        return timed(ours_label, lambda: apply_demucs(model, mix, shifts=1, overlap=0.25, workers=args.workers,
+                                                      sdpa=not args.no_sdpa))
 
-    times_stock, times_ours = [], []
+    def run_approx():
+        return timed(f"ours, APPROXIMATE overlap {args.approx_overlap:g}",
+                     lambda: apply_demucs(model, mix, shifts=1, overlap=args.approx_overlap, workers=args.workers,
+                                          sdpa=not args.no_sdpa))
+
+    times_stock, times_ours, times_approx = [], [], []
+    approx = None
     for _ in range(max(args.repeat, 1)):  # alternate so that a change in machine load hits both paths
-        if args.ours_first:
-            ours, t = run_ours()
-            times_ours.append(t)
-            stock, t = run_stock()
-            times_stock.append(t)
-        else:
-            stock, t = run_stock()
-            times_stock.append(t)
-            ours, t = run_ours()
-            times_ours.append(t)
+        order = [run_ours, run_stock] if args.ours_first else [run_stock, run_ours]
+        if args.approx_overlap is not None:
+            order.append(run_approx)
+        for run in order:
+            res, t = run()
+            if run is run_stock:
+                stock = res
+                times_stock.append(t)
+            elif run is run_ours:
+                ours = res
+                times_ours.append(t)
+            else:
+                approx = res
+                times_approx.append(t)
     t_stock, t_ours = statistics.median(times_stock), statistics.median(times_ours)
 
     diff = float((stock - ours).abs().max())
@@ -98,6 +120,15 @@ def main(argv=None) -> int:
     print(f"demucs_default_seconds: {t_stock:.2f}")
     print(f"ours_seconds: {t_ours:.2f}")
     print(f"load_average_1min_at_end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if approx is not None:
+        err = float(((stock - approx) ** 2).sum())
+        sdr = 10 * math.log10(float((stock ** 2).sum()) / max(err, 1e-30))
+        t_approx = statistics.median(times_approx)
+        print(f"approx_overlap_{args.approx_overlap:g}_max_abs_diff: {float((stock - approx).abs().max()):.3g}")
+        print(f"approx_overlap_{args.approx_overlap:g}_sdr_vs_stock_db: {sdr:.1f}")
+        print(f"approx_overlap_{args.approx_overlap:g}_seconds: {t_approx:.2f}")
+        print(f"approx_overlap_{args.approx_overlap:g}_speedup_vs_demucs_default: {t_stock / t_approx:.2f}x "
+              "(APPROXIMATE: different output)")
     print(f"speedup_vs_demucs_default: {t_stock / t_ours:.2f}x")
     return 0 if diff < 1e-4 else 1
 

@@ -89,6 +89,29 @@ def test_our_apply_matches_stock_apply_model():
         assert float((a - b).abs().max()) < 1e-4
 
 
+def _loud_branches(m: HTDemucs) -> HTDemucs:
+    """Random init scales the transformer (1e-4) and DConv (1e-3) branches down, hiding their errors: undo it."""
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.endswith(("gamma_1.scale", "gamma_2.scale")) or (".dconv." in name and name.endswith(".scale")):
+                p.fill_(1.0)
+    return m
+
+
+@pytest.mark.parametrize("seconds", [2.2, 2.9, 3.7])  # even and odd chunk counts (odd tail runs alone)
+def test_sdpa_attention_and_parallel_chunks_match_stock_with_full_size_branches(seconds):
+    m = _loud_branches(tiny_htdemucs())
+    x = torch.randn(1, 2, int(44100 * seconds), generator=torch.Generator().manual_seed(3))
+    random.seed(5)
+    a = apply_model(m, x)  # stock defaults: shifts=1, split, overlap 0.25, native MHA fast path
+    for workers in (1, 2):
+        random.seed(5)
+        b = apply_demucs(m, x, workers=workers)
+        assert float(a.abs().max()) > 0.05
+        assert float((a - b).abs().max()) < 1e-4
+    assert torch.backends.mha.get_fastpath_enabled()  # the global switch is restored
+
+
 def test_missing_weights_error_says_how_to_get_them(tmp_path):
     with pytest.raises(DemucsWeightsNotFound) as e:
         get_separator("htdemucs", model_dir=tmp_path)

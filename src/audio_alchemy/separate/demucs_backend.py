@@ -7,13 +7,18 @@ Face cache (``adefossez/HTDemucs`` etc., read directly from the cache with no ne
 :class:`DemucsWeightsNotFound` says exactly which files to fetch and where to put them.
 
 Inference (:func:`apply_demucs`) reproduces ``demucs.apply.apply_model`` (shifts, split, overlap, triangular
-cross-fade) given the same ``random`` state (max abs diff ~1e-7, float summation order only), but runs under
-``torch.inference_mode`` with two chunks in flight on one thread each; ``bench/separation_speed.py`` measured
-1.6x over the stock defaults on 2 cores.
+cross-fade) given the same ``random`` state (max abs diff ~1e-7, float rounding only), but runs under
+``torch.inference_mode``, with attention through torch's SDPA flash kernel (:func:`sdpa_attention`) and two
+chunks in flight on one thread each. ``bench/separation_speed.py --quick --repeat 2`` (30 s, htdemucs, random
+weights): 1.62x over the stock defaults with the 2 cores heavily shared (load ~9: OpenMP's two-thread
+barriers suffer most there), 1.08x before SDPA on a quiet machine. Kernel-level options measured and
+dropped: ``torch.jit`` trace/freeze/optimize_for_inference (no gain or slower), batching chunks (slower,
+more memory), matmul re-implementations of the DConv convolutions (slower than oneDNN).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from pathlib import Path
@@ -234,26 +239,48 @@ def pick_device(device: str = "auto") -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+@contextlib.contextmanager
+def sdpa_attention():
+    """Route ``nn.MultiheadAttention`` through ``scaled_dot_product_attention`` (no fused "fast path").
+
+    In eval mode torch sends HTDemucs' self-attention layers to its native MHA kernel, which materialises the
+    full (8, 2688, 2688) score matrix with ``bmm`` + softmax; without the fast path the same layers call SDPA,
+    whose CPU flash kernel computes the same softmax(QK^T/sqrt(d))V blockwise (float rounding only: max abs
+    diff ~5e-8 on htdemucs outputs, ~1e-6 with the layer scales at 1). Measured about 10-15% less CPU per
+    htdemucs segment. The switch is process-global in torch, so it is restored on exit.
+    """
+    import torch.backends.mha as mha
+
+    before = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(before)
+
+
 def apply_demucs(model, mix, shifts: int = 1, overlap: float = 0.25, segment: float | None = None,
-                 device: str = "cpu", transition_power: float = 1.0, workers: int = 1):
+                 device: str = "cpu", transition_power: float = 1.0, workers: int = 1, sdpa: bool = True):
     """``demucs.apply.apply_model`` for ``(batch, channels, n)`` -> ``(batch, sources, channels, n)``, same result.
 
     Same random shift draw (``random.randint``), same chunk offsets, weights and accumulation order as
-    demucs 4.1, but under ``torch.inference_mode``. ``workers`` > 1 runs that many chunks at once, each on
+    demucs 4.1, but under ``torch.inference_mode`` and (``sdpa``) with attention through SDPA's flash kernel
+    (see :func:`sdpa_attention`). ``workers`` > 1 runs that many chunks at once, each on
     ``cores // workers`` intra-op threads (the chunks are independent, results are summed in the same order,
-    so the output does not change); on 2 cores two single-threaded chunks beat one two-threaded chunk because
-    much of HTDemucs (norms, GLU/GELU, copies, attention softmax) scales poorly across threads.
+    so the output does not change); an odd last chunk runs alone on all threads. On 2 shared cores two
+    single-threaded chunks beat one two-threaded chunk: no OpenMP barriers to stall when another process
+    takes a core, and norms/GLU/GELU/copies scale poorly across threads.
     Bags of models are averaged with their per-source weights as demucs does.
     """
     import torch
     from demucs.apply import BagOfModels
 
-    with torch.inference_mode():
+    with torch.inference_mode(), (sdpa_attention() if sdpa else contextlib.nullcontext()):
         if isinstance(model, BagOfModels):
             est, totals = 0.0, [0.0] * len(model.sources)
             for sub, w in zip(model.models, model.weights):
                 sub.to(device)
-                out = apply_demucs(sub, mix, shifts, overlap, segment, device, transition_power, workers)
+                out = apply_demucs(sub, mix, shifts, overlap, segment, device, transition_power, workers, sdpa)
                 for k, iw in enumerate(w):
                     out[:, k] *= iw
                     totals[k] += iw
@@ -290,11 +317,10 @@ def _split(model, mix, overlap, segment, device, transition_power, workers=1):
     weight = (weight / weight.max()) ** transition_power
     out = torch.zeros(batch, len(model.sources), channels, length, device=mix.device)
     sum_weight = torch.zeros(length, device=mix.device)
-    per_chunk_threads = None
 
-    def run_chunk(offset: int):
-        if per_chunk_threads:  # OpenMP thread counts are per calling thread: set it in the worker thread
-            torch.set_num_threads(per_chunk_threads)
+    def run_chunk(offset: int, threads: int | None = None):
+        if threads:  # OpenMP thread counts are per calling thread: set it in the worker thread
+            torch.set_num_threads(threads)
         chunk_len = min(segment_length, length - offset)
         # the chunk as demucs' TensorChunk.padded(valid) builds it: real neighbours first, zeros past the ends
         if isinstance(model, HTDemucs) and segment is not None:
@@ -310,30 +336,34 @@ def _split(model, mix, overlap, segment, device, transition_power, workers=1):
         piece = mix[..., a:b]
         if a - start or end - b:
             piece = torch.nn.functional.pad(piece, (a - start, end - b))
-        with torch.inference_mode():
+        with torch.inference_mode():  # worker threads do not inherit the caller's mode
             return center_trim(model(piece.to(device)), chunk_len)
+
+    def add(offset: int, res) -> None:  # overlap-add in offset order, as demucs does (~ms per chunk)
+        chunk_len = res.shape[-1]
+        out[..., offset:offset + segment_length] += (weight[:chunk_len] * res).to(mix.device)
+        sum_weight[offset:offset + segment_length] += weight[:chunk_len].to(mix.device)
 
     offsets = list(range(0, length, stride))
     if workers > 1 and len(offsets) > 1 and torch.device(device).type == "cpu":
         from concurrent.futures import ThreadPoolExecutor
 
         threads = torch.get_num_threads()
-        per_chunk_threads = max(threads // workers, 1)
+        per_chunk = max(threads // workers, 1)
+        # a last round with fewer chunks than workers would leave cores idle: run it on all threads instead
+        tail = len(offsets) % workers if per_chunk * workers == threads else 0
+        pooled, alone = offsets[:len(offsets) - tail], offsets[len(offsets) - tail:]
         try:
             with ThreadPoolExecutor(workers) as pool:
-                results = pool.map(run_chunk, offsets)
-                for offset, res in zip(offsets, results):
-                    chunk_len = res.shape[-1]
-                    out[..., offset:offset + segment_length] += (weight[:chunk_len] * res).to(mix.device)
-                    sum_weight[offset:offset + segment_length] += weight[:chunk_len].to(mix.device)
+                for offset, res in zip(pooled, pool.map(lambda o: run_chunk(o, per_chunk), pooled)):
+                    add(offset, res)
         finally:
             torch.set_num_threads(threads)
+        for offset in alone:
+            add(offset, run_chunk(offset))
     else:
         for offset in offsets:
-            res = run_chunk(offset)
-            chunk_len = res.shape[-1]
-            out[..., offset:offset + segment_length] += (weight[:chunk_len] * res).to(mix.device)
-            sum_weight[offset:offset + segment_length] += weight[:chunk_len].to(mix.device)
+            add(offset, run_chunk(offset))
     return out / sum_weight
 
 
