@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 from .evaluate import EvalResult, evaluate, split
 from .interactions import HetRec, Interactions, item_tag_matrix
-from .models import ALS, BPR, EASE, ContentKNN, ItemKNN, Model, Popularity, RP3beta, UserKNN, standardize_rows
+from .models import ALS, BPR, DLAE, EASE, ContentKNN, ItemKNN, Model, Popularity, RP3beta, UserKNN, standardize_rows
 
 Log = Callable[[str], None]
 
@@ -127,12 +127,13 @@ def tune(make: Callable[..., Model], grid: dict[str, list], train: sp.csr_matrix
     return best_p, best, best_s
 
 
-def tune_weights(zs: list[np.ndarray], judge: Judge, grid=(0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0), rounds: int = 2,
+def tune_weights(zs: list[np.ndarray], judge: Judge, grid=(-0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0), rounds: int = 2,
                  log: Log = _quiet, names: list[str] | None = None) -> tuple[list[float], float]:
     """Coordinate ascent over blend weights of per-user z-scored component scores, on validation only.
 
     The first component's weight is fixed at 1 (the scale is arbitrary); each other weight is set in turn to
-    the grid value that maximises validation NDCG@k, for up to ``rounds`` sweeps.
+    the grid value that maximises validation NDCG@k, for up to ``rounds`` sweeps. Negative weights are allowed:
+    subtracting a little of a popularity-leaning component (user-kNN, EASE) de-biases the blend.
     """
     w = [1.0] + [0.0] * (len(zs) - 1)
     acc = zs[0].copy()
@@ -211,14 +212,19 @@ def run_models(data: HetRec | Interactions, k: int = 10, seed: int = 0, tune: bo
     run("popularity", lambda: Popularity(), None, {}, blend=False)
     run("item-kNN BM25", lambda K, K1, B: ItemKNN("bm25", K=K, K1=K1, B=B),
         {"K": [100, 300], "K1": [1.2], "B": [0.1, 0.25, 0.5]}, {"K": 100, "K1": 1.2, "B": 0.75})
-    # ALS: factors x regularisation first (fewer factors won on this data), then alpha around the best
-    run("ALS", lambda factors, regularization, alpha: ALS(factors, regularization, alpha),
-        {"factors": [16, 32, 64], "regularization": [0.3, 1.0, 3.0, 10.0], "alpha": [1.0]},
-        {"factors": 64, "regularization": 0.01, "alpha": 1.0}, refine={"alpha": [0.5, 2.0]})
+    # ALS: confidence transform (log1p or BM25 of log1p) x factors x regularisation first (few factors won on
+    # this data; BM25 beat log1p on validation), then alpha and iterations around the best
+    run("ALS", lambda factors, regularization, alpha, weighting, iterations=15:
+        ALS(factors, regularization, alpha, iterations=iterations, weighting=weighting),
+        {"factors": [16, 32, 64], "regularization": [0.3, 1.0, 3.0], "alpha": [1.0], "weighting": ["log1p", "bm25"]},
+        {"factors": 64, "regularization": 0.01, "alpha": 1.0, "weighting": "log1p"},
+        refine={"alpha": [0.5, 2.0], "iterations": [15, 30]})
     run("BPR", lambda factors, learning_rate: BPR(factors, learning_rate), None, {"factors": 64, "learning_rate": 0.01},
         blend=False)
     run("RP3beta", lambda beta: RP3beta(1.0, beta, K=200), {"beta": [0.0, 0.3, 0.5]}, {"beta": 0.3})
     run("EASE", lambda lam: EASE(lam), {"lam": [1000.0, 3000.0, 6000.0]}, {"lam": 3000.0})
+    run("DLAE", lambda p, lam: DLAE(p, lam, weighting="unorm"), {"p": [0.33, 0.5], "lam": [0.3, 1.0, 3.0]},
+        {"p": 0.5, "lam": 1.0})
     run("user-kNN", lambda K: UserKNN(K), None, {"K": 50})
     if G is not None:
         run("friends (social)", lambda: UserKNN(graph=G), None, {})
