@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -214,7 +216,7 @@ def test_recognizer_adapter_matches_the_predict_contract(tiny_dir, tmp_path):
     save(tmp_path / "a.wav", _voice(3.0)[None, :], SR)
     (tmp_path / "b.mp3").write_bytes(b"garbage")
     out = list(rec.predict_files([tmp_path / "a.wav", tmp_path / "b.mp3"]))
-    assert set(out[0]) == {"path", "label", "scores"} and out[0]["label"] in ("en", "ko")
+    assert set(out[0]) == {"path", "label", "scores", "input"} and out[0]["label"] in ("en", "ko")
     assert "error" in out[1] and out[1]["path"].endswith("b.mp3")
 
 
@@ -240,3 +242,100 @@ def test_whisper_is_the_default_language_model_only_when_its_weights_are_present
     from audio_alchemy.cli.recognize import whisper_available
 
     assert whisper_available(tmp_path / "empty") is False  # an explicit folder without weights
+
+
+# ---------------------------------------------------------------------------------------------- mix or vocal stem
+
+
+class _HalfSeparator:
+    """A stand-in separator: 'vocals' = half the input (so its effect on the input is checkable)."""
+
+    id = "half@test"
+
+    def __init__(self):
+        self.calls = 0
+
+    def separate(self, x, sr):
+        self.calls += 1
+        return {"vocals": 0.5 * x, "accompaniment": 0.5 * x}
+
+
+def _no_demucs(monkeypatch):
+    import audio_alchemy.separate as sep_pkg
+
+    monkeypatch.setattr(sep_pkg, "demucs_available", lambda *a, **k: False)
+
+
+def test_auto_input_follows_the_measured_policy(monkeypatch):
+    """separate="auto" is the default; without Demucs weights it uses the offline separator only if that was
+    measured to help (OFFLINE_SEPARATOR_HELPS), else the mix and says why; "none" is the mix."""
+    import audio_alchemy.separate as sep_pkg
+
+    assert wl.WhisperLanguageDetector().separate == "auto"
+    assert wl.resolve_separator("none") == (None, "mix (separation off)")
+    assert wl.resolve_separator(None)[0] is None
+    _no_demucs(monkeypatch)
+    monkeypatch.setattr(wl, "OFFLINE_SEPARATOR_HELPS", False)
+    sep, desc = wl.resolve_separator("auto")
+    assert sep is None and desc.startswith("mix") and "docs/models.md" in desc
+    fake = _HalfSeparator()
+    monkeypatch.setattr(sep_pkg, "get_separator", lambda name, **k: fake if name == "masknet" else 1 / 0)
+    monkeypatch.setattr(wl, "OFFLINE_SEPARATOR_HELPS", True)
+    assert wl.resolve_separator("auto") == (fake, "vocal stem (half@test)")
+    monkeypatch.setattr(sep_pkg, "demucs_available", lambda *a, **k: True)  # Demucs present -> its stem
+    sep, desc = wl.resolve_separator("auto")
+    assert sep is None and desc.startswith("mix (htdemucs unavailable")  # our stub cannot build it: says so
+
+
+def test_detector_hears_the_vocal_stem_when_separating(tiny_dir, monkeypatch):
+    import audio_alchemy.separate as sep_pkg
+
+    fake = _HalfSeparator()
+    monkeypatch.setattr(sep_pkg, "get_separator", lambda name, **k: fake)
+    x = _voice(3.0)
+    on = wl.WhisperLanguageDetector(model_dir=tiny_dir, languages=["en", "zh"], separate="masknet", pad="zeros")
+    r = on.analyse(x, SR)
+    assert fake.calls == 1 and r.input == "vocal stem (half@test)"
+    # the same as running the mix-only detector on what the separator returned
+    off = wl.WhisperLanguageDetector(model_dir=tiny_dir, languages=["en", "zh"], separate="none", pad="zeros")
+    r0 = off.analyse(0.5 * x, SR)
+    assert r0.input == "mix (separation off)" and np.allclose(r.window_logprobs, r0.window_logprobs, atol=1e-5)
+
+
+def test_cli_train_and_predict_say_which_input_whisper_heard(tiny_dir, tmp_path, monkeypatch):
+    """`alchemy train language` stores separate="auto" and what the head heard; `alchemy predict` prints the
+    language with its probability and the input; --separate none switches separation off."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from audio_alchemy.cli.main import app
+    from audio_alchemy.io import save
+
+    _no_demucs(monkeypatch)
+    monkeypatch.setattr(wl, "OFFLINE_SEPARATOR_HELPS", False)
+    rows = ["path,language"]
+    for i in range(4):
+        lang = "en" if i % 2 else "zh"
+        save(tmp_path / f"c{i}.wav", (_voice(2.0, f0=150 + 30 * i) if lang == "en" else _noise(2.0, seed=i))[None], SR)
+        rows.append(f"c{i}.wav,{lang}")
+    (tmp_path / "labels.csv").write_text("\n".join(rows) + "\n")
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "language", "--labels", str(tmp_path / "labels.csv"), "--model", "whisper",
+                            "--model-dir", str(tiny_dir), "--out", str(tmp_path / "m")])
+    assert r.exit_code == 0, r.output
+    assert "input (separate=auto): mix (Demucs weights absent" in r.output
+    meta = json.loads((tmp_path / "m" / wl.META_FILE).read_text())
+    assert meta["separate"] == "auto" and meta["trained_input"].startswith("mix (Demucs weights absent")
+
+    song = tmp_path / "c1.wav"
+    r = runner.invoke(app, ["predict", "--model", str(tmp_path / "m"), "--model-dir", str(tiny_dir), str(song)])
+    assert r.exit_code == 0, r.output
+    flat = " ".join(r.output.split())  # the console may wrap long lines
+    assert re.search(r"c1\.wav (en|zh) \1 [01]\.\d\d .*input: mix \(Demucs weights absent", flat), flat
+    assert "Whisper hears the mix" in flat
+
+    r = runner.invoke(app, ["predict", "--model", str(tmp_path / "m"), "--model-dir", str(tiny_dir), "--json",
+                            "--separate", "none", str(song)])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output.strip().splitlines()[-1])["input"] == "mix (separation off)"

@@ -32,6 +32,10 @@ GroupOpt = Annotated[str | None, typer.Option("--group-by", help="Column whose v
 
 
 ModelDirOpt = Annotated[Path | None, typer.Option("--model-dir", help="Folder with pretrained weights (offline use).")]
+SeparateOpt = Annotated[str | None, typer.Option(
+    "--separate", help="Whisper language model input: auto (Demucs vocal stem when its weights are present, else "
+    "the mix: the offline separator measured worse, see docs/models.md), none (the mix), or a separator name "
+    "(masknet, htdemucs). Default: auto for training, the model's stored setting for predict.")]
 
 
 def _load_set(labels: Path | None, task: str, target: str | None, group_by: str | None,
@@ -63,6 +67,7 @@ def train_cmd(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     from_library: FromLibOpt = False,
     model_dir: ModelDirOpt = None,
+    separate: SeparateOpt = None,
     db: DbOption = None,
 ) -> None:
     """Train on every row of the labels CSV (or tagged library tracks) and save a self-contained model directory.
@@ -77,7 +82,7 @@ def train_cmd(
                       "(the study's classical baseline: --model mfcc-logreg)")
         model = "whisper"
     if model in ("whisper", "whisper-base") and task == "language":
-        _train_whisper(labels, out, target, model_dir)
+        _train_whisper(labels, out, target, model_dir, separate or "auto")
         return
     data = _load_set(labels, task, target, group_by, from_library, db)
     errors: list[str] = []
@@ -107,26 +112,30 @@ def whisper_available(model_dir: Path | None = None) -> bool:
         return False
 
 
-def _train_whisper(labels: Path | None, out: Path, target: str | None, model_dir: Path | None) -> None:
+def _train_whisper(labels: Path | None, out: Path, target: str | None, model_dir: Path | None,
+                   separate: str = "auto") -> None:
     from ..models import store
     from ..models import whisper_language as wl
 
     if labels is None:
         fail("--labels CSV is required for the Whisper language model")
+    console.print(f"input (separate={separate}): {wl.resolve_separator(separate, model_dir)[1]}", highlight=False)
     try:
-        path = wl.train_language_model(labels, out, target=target or "language", model_dir=model_dir)
+        path = wl.train_language_model(labels, out, target=target or "language", model_dir=model_dir,
+                                       separate=separate)
     except (store.ModelMissing, store.ModelCorrupt) as exc:
         fail(str(exc))
     console.print(f"trained the Whisper language model -> {path}", highlight=False)
 
 
-def load_any_model(model: Path, model_dir: Path | None = None):
-    """A classical/CNN ``Recognizer`` or a Whisper language model, by what the directory holds."""
+def load_any_model(model: Path, model_dir: Path | None = None, separate: str | None = None):
+    """A classical/CNN ``Recognizer`` or a Whisper language model, by what the directory holds; ``separate``
+    overrides a Whisper language model's stored input setting."""
     from ..models import whisper_language as wl
     from ..models.recognizer import Recognizer
 
     if wl.is_language_model_dir(model):
-        return wl.WhisperRecognizer.load(model, model_dir=model_dir)
+        return wl.WhisperRecognizer.load(model, model_dir=model_dir, separate=separate)
     return Recognizer.load(model)
 
 
@@ -136,15 +145,22 @@ def predict_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     track_type: Annotated[int, typer.Option("--track-type", help="Library tracks: 0 full mix, 1 vocals, 2 accompaniment.")] = 0,
     model_dir: ModelDirOpt = None,
+    separate: SeparateOpt = None,
     db: DbOption = None,
 ) -> None:
     """Predict files (printed), or every library track (stored in the predictions table)."""
     from ..models import store
 
     try:
-        rec = load_any_model(model, model_dir)
+        rec = load_any_model(model, model_dir, separate)
     except (FileNotFoundError, ValueError, store.ModelMissing, store.ModelCorrupt) as exc:
         fail(str(exc))
+    if hasattr(rec, "input_description") and not as_json:
+        trained = rec.detector.trained_input
+        console.print(f"{rec.model}: Whisper hears the {rec.input_description}"
+                      + (f" (its head was trained on the {trained})"
+                         if trained and trained.split(" (")[0] != rec.input_description.split(" (")[0] else ""),
+                      highlight=False)
     failed = 0
     if files:
         for r in rec.predict_files(files):
@@ -159,7 +175,8 @@ def predict_cmd(
             else:
                 top = sorted(r["scores"].items(), key=lambda kv: -kv[1])[:3]
                 console.print(f"{r['path']}\t[bold]{r['label']}[/bold]\t"
-                              + "  ".join(f"{k} {v:.2f}" for k, v in top), highlight=False)
+                              + "  ".join(f"{k} {v:.2f}" for k, v in top)
+                              + (f"\tinput: {r['input']}" if "input" in r else ""), highlight=False)
         if failed == len(files):
             raise typer.Exit(1)
         return

@@ -39,6 +39,12 @@ META_FILE = "model.json"
 STUDY_LANGUAGES = ("de", "en", "es", "fr", "it", "ja", "ko", "ru", "zh")
 
 
+# Which input Whisper hears under ``separate="auto"`` when only the offline mask network is available: measured
+# by ``python bench/language_whisper.py --separate none,auto`` (see docs/models.md, "Mix or vocal stem").
+OFFLINE_SEPARATOR_HELPS = False
+OFFLINE_NOTE = "the offline separator lowered language macro-F1 on data/language; see docs/models.md"
+
+
 class WhisperUnavailable(RuntimeError):
     """faster-whisper is not installed or the Whisper weights cannot be found (message says what to do)."""
 
@@ -261,9 +267,39 @@ def fit_temperature(logp: np.ndarray, y: np.ndarray, grid=np.exp(np.linspace(np.
 # the detector
 
 
+def resolve_separator(separate: str | None, model_dir: str | Path | None = None) -> tuple[object | None, str]:
+    """(separator or None for the mix, a one-line description of the input Whisper hears) for ``separate``.
+
+    ``None``/``"none"``: the mix. ``"auto"``: the Demucs htdemucs vocal stem when its weights are on disk, else
+    the offline mask network's stem if ``OFFLINE_SEPARATOR_HELPS`` (measured), else the mix (and says why).
+    Any other name (``masknet``, ``htdemucs``, ...) forces that separator from ``audio_alchemy.separate``;
+    when it cannot load, the mix is used and the description says so.
+    """
+    if not separate or separate == "none":
+        return None, "mix (separation off)"
+    try:
+        from audio_alchemy.separate import demucs_available, get_separator
+    except ImportError as exc:  # pragma: no cover - the separate layer is part of the package
+        return None, f"mix (no separator: {exc})"
+    name = separate
+    if separate == "auto":
+        if demucs_available("htdemucs", model_dir):
+            name = "htdemucs"
+        elif OFFLINE_SEPARATOR_HELPS:
+            name = "masknet"
+        else:
+            return None, f"mix (Demucs weights absent; {OFFLINE_NOTE})"
+    try:
+        sep = get_separator(name, model_dir=model_dir if name != "masknet" else None)
+    except Exception as exc:  # noqa: BLE001 - no weights etc.: the mix, and say so
+        return None, f"mix ({name} unavailable: {exc})"
+    return sep, f"vocal stem ({sep.id})"
+
+
 @dataclass
 class LanguageResult:
-    """One song's result: label, its probability, all candidate probabilities, per-window detail."""
+    """One song's result: label, its probability, all candidate probabilities, per-window detail, and the input
+    Whisper heard (``"mix (...)"`` or ``"vocal stem (separator@version)"``)."""
 
     label: str
     probability: float
@@ -271,52 +307,53 @@ class LanguageResult:
     window_logprobs: np.ndarray = field(repr=False)  # (windows, L_all)
     languages_all: list[str] = field(repr=False)
     embedding: np.ndarray | None = field(default=None, repr=False)
+    input: str = "mix"
 
 
 class WhisperLanguageDetector:
-    """Whisper language identification on the most vocal windows of a song (optionally its vocal stem).
+    """Whisper language identification on the most vocal windows of a song (or of its vocal stem).
 
     ``predict(samples, sr) -> (label, scores)`` and ``predict_file(path) -> (label, scores)``; ``analyse``
-    returns the full ``LanguageResult``. ``languages`` restricts the answer to candidates; ``temperature``
-    calibrates; ``head`` (a fitted ``FusionHead``) replaces the plain arg-max when given.
+    returns the full ``LanguageResult`` (with ``input``: what Whisper heard). ``languages`` restricts the answer
+    to candidates; ``temperature`` calibrates; ``head`` (a fitted ``FusionHead``) replaces the plain arg-max.
+    ``separate``: ``"auto"`` (default; see :func:`resolve_separator`), ``"none"``, or a separator name;
+    ``separator_dir`` is where Demucs weights are looked for.
     """
 
     def __init__(self, size: str = "base", model_dir: str | Path | None = None, languages: list[str] | None = None,
                  compute_type: str = "int8", max_windows: int = 3, pad: str = "both", compact: bool = True,
-                 separate: str | None = None, temperature: float = 1.0, head: "FusionHead | None" = None,
-                 cpu_threads: int | None = None):
+                 separate: str | None = "auto", temperature: float = 1.0, head: "FusionHead | None" = None,
+                 cpu_threads: int | None = None, separator_dir: str | Path | None = None):
         self.size, self.model_dir, self.languages = size, model_dir, list(languages) if languages else None
         self.compute_type, self.max_windows, self.pad, self.compact = compute_type, max_windows, pad, compact
         self.separate, self.temperature, self.head, self.cpu_threads = separate, temperature, head, cpu_threads
-        self._sep = None
+        self.separator_dir = separator_dir
+        self.trained_input: str | None = None  # what the fitted head heard in training (set by training/loading)
+        self._sep: tuple | None = None
 
     @property
     def model(self):
         return load_whisper(self.size, self.model_dir, self.compute_type, self.cpu_threads)
 
+    @property
+    def input_description(self) -> str:
+        """What Whisper hears with this configuration, e.g. ``vocal stem (htdemucs@...)`` or ``mix (...)``."""
+        return self._separator()[1]
+
     def _vocals(self, samples: np.ndarray, sr: int) -> tuple[np.ndarray, int]:
         """The vocal stem when a separator is configured and available, else the input (mono)."""
         x = np.asarray(samples, dtype=np.float32)
-        if self.separate:
-            sep = self._separator()
-            if sep is not None:
-                x = _vocals_from(sep, x, sr)
+        sep = self._separator()[0]
+        if sep is not None:
+            x = _vocals_from(sep, x, sr)
         if x.ndim == 2:
             x = x.mean(axis=0)
         return x, sr
 
-    def _separator(self):
+    def _separator(self) -> tuple[object | None, str]:
         if self._sep is None:
-            try:
-                from audio_alchemy.separate import get_separator  # type: ignore[attr-defined]
-            except ImportError:
-                self._sep = False
-            else:
-                try:
-                    self._sep = get_separator(self.separate)
-                except Exception:  # noqa: BLE001 - no weights etc.: fall back to the mix
-                    self._sep = False
-        return self._sep or None
+            self._sep = resolve_separator(self.separate, self.separator_dir)
+        return self._sep
 
     def analyse(self, samples: np.ndarray, sr: int, embed: bool | None = None) -> LanguageResult:
         """Detect the language of ``samples`` ((n,) or (channels, n) at ``sr``)."""
@@ -335,7 +372,7 @@ class WhisperLanguageDetector:
             p = calibrate(sub, self.temperature)
             scores = dict(zip(names, p.tolist()))
         label = max(scores, key=scores.get)
-        return LanguageResult(label, scores[label], scores, out.logprobs, out.languages, emb)
+        return LanguageResult(label, scores[label], scores, out.logprobs, out.languages, emb, self.input_description)
 
     def _views(self, x: np.ndarray, embed: bool = False) -> tuple[list[np.ndarray], WindowOutput, np.ndarray | None]:
         """Aggregated (L,) log-probabilities per view of mono 16-kHz ``x``.
@@ -360,22 +397,29 @@ class WhisperLanguageDetector:
         return r.label, r.scores
 
     def predict_file(self, path: str | Path) -> tuple[str, dict[str, float]]:
-        """(label, {language: probability}) for an audio file of any length (decoded mono at 16 kHz)."""
+        """(label, {language: probability}) for an audio file of any length."""
+        r = self.analyse_file(path)
+        return r.label, r.scores
+
+    def analyse_file(self, path: str | Path) -> LanguageResult:
+        """``analyse`` an audio file: decoded mono at 16 kHz, or at its own rate and channels when a separator
+        runs first (separators work on the full-band stereo mix)."""
         from audio_alchemy.io import load
 
-        a = load(path, sr=SR, mono=True)
-        return self.predict(a.samples, a.sr)
+        if self._separator()[0] is None:
+            a = load(path, sr=SR, mono=True)
+        else:
+            a = load(path)
+        return self.analyse(a.samples, a.sr)
 
 
 def _vocals_from(sep, x: np.ndarray, sr: int) -> np.ndarray:
-    """Call a separator from ``audio_alchemy.separate`` defensively: ``separate(samples, sr)`` returning a
-    mapping with 'vocals' or an object with ``.vocals``; anything else leaves the mix unchanged."""
-    try:
-        got = sep.separate(x if x.ndim == 2 else x[None, :], sr)
-    except Exception:  # noqa: BLE001
-        return x
+    """The ``"vocals"`` stem of ``sep.separate(samples (c, n), sr)`` (a ``audio_alchemy.separate.Separator``)."""
+    got = sep.separate(x if x.ndim == 2 else x[None, :], sr)
     v = got.get("vocals") if isinstance(got, dict) else getattr(got, "vocals", None)
-    return x if v is None else np.asarray(v, dtype=np.float32)
+    if v is None:
+        raise ValueError(f"separator {getattr(sep, 'id', sep)!r} returned no 'vocals' stem")
+    return np.asarray(v, dtype=np.float32)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -454,6 +498,7 @@ def save_language_model(out_dir: str | Path, detector: WhisperLanguageDetector, 
         "pad": detector.pad,
         "compact": detector.compact,
         "separate": detector.separate,
+        "trained_input": detector.trained_input,
         "temperature": detector.temperature,
         "head": "head.joblib" if detector.head is not None else None,
         "labels": detector.head.classes_ if detector.head is not None else detector.languages,
@@ -477,8 +522,10 @@ def is_language_model_dir(path: str | Path) -> bool:
         return False
 
 
-def load_language_model(path: str | Path, model_dir: str | Path | None = None) -> WhisperLanguageDetector:
-    """Load a model directory written by ``save_language_model``; ``model_dir`` points at Whisper weights."""
+def load_language_model(path: str | Path, model_dir: str | Path | None = None,
+                        separate: str | None = None) -> WhisperLanguageDetector:
+    """Load a model directory written by ``save_language_model``; ``model_dir`` points at Whisper weights (and
+    Demucs weights); ``separate`` overrides the stored input setting (e.g. ``"none"``)."""
     import joblib
 
     p = Path(path)
@@ -486,12 +533,15 @@ def load_language_model(path: str | Path, model_dir: str | Path | None = None) -
     if meta.get("kind") != KIND:
         raise ValueError(f"{p} is not a Whisper language model (kind={meta.get('kind')!r})")
     head = joblib.load(p / meta["head"]) if meta.get("head") else None
-    return WhisperLanguageDetector(
+    det = WhisperLanguageDetector(
         size=meta.get("whisper", "base"), model_dir=model_dir, languages=meta.get("languages"),
         compute_type=meta.get("compute_type", "int8"), max_windows=meta.get("max_windows", 3),
-        pad=meta.get("pad", "both"), compact=meta.get("compact", True), separate=meta.get("separate"),
-        temperature=meta.get("temperature", 1.0), head=head,
+        pad=meta.get("pad", "both"), compact=meta.get("compact", True),
+        separate=separate if separate is not None else meta.get("separate"),
+        temperature=meta.get("temperature", 1.0), head=head, separator_dir=model_dir,
     )
+    det.trained_input = meta.get("trained_input")
+    return det
 
 
 def _versions() -> dict[str, str]:
@@ -510,7 +560,7 @@ def _versions() -> dict[str, str]:
 
 def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: str = "language", size: str = "base",
                          model_dir: str | Path | None = None, languages: list[str] | None = None,
-                         head: str = "logprob", separate: str | None = None, pad: str = "both",
+                         head: str = "logprob", separate: str | None = "auto", pad: str = "both",
                          progress=None) -> Path:
     """Fit the Whisper language model on a labels CSV (``path`` relative to the CSV, ``target`` column) and save it.
 
@@ -528,16 +578,22 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
         raise ValueError(f"{csv_path}: no '{target}' column")
     labels = [r[target].strip() for r in rows]
     cands = list(languages) if languages else sorted(set(labels))
-    det = WhisperLanguageDetector(size=size, model_dir=model_dir, languages=cands, separate=separate, pad=pad)
+    det = WhisperLanguageDetector(size=size, model_dir=model_dir, languages=cands, separate=separate, pad=pad,
+                                  separator_dir=model_dir)
+    det.trained_input = det.input_description
     model = det.model
     logps, kept = [], []
     langs_all: list[str] = []
     for i, r in enumerate(rows):
         try:
-            a = load(csv_path.parent / r["path"], sr=SR, mono=True)
+            a = load(csv_path.parent / r["path"], **({} if det._separator()[0] is not None else {"sr": SR, "mono": True}))
         except Exception:  # noqa: BLE001 - a bad file never stops training; it is skipped
             continue
-        x, _ = det._vocals(a.samples, SR)
+        x, sr = det._vocals(a.samples, a.sr)
+        if sr != SR:
+            from audio_alchemy.io import resample
+
+            x = resample(x, sr, SR)
         view_logps, out, _ = det._views(x)
         langs_all = out.languages
         logps.append(np.concatenate(view_logps))
@@ -576,14 +632,22 @@ class WhisperRecognizer:
         self.labels = list(detector.head.classes_ if detector.head is not None else (detector.languages or []))
 
     @classmethod
-    def load(cls, path: str | Path, model_dir: str | Path | None = None) -> "WhisperRecognizer":
-        det = load_language_model(path, model_dir=model_dir)
+    def load(cls, path: str | Path, model_dir: str | Path | None = None,
+             separate: str | None = None) -> "WhisperRecognizer":
+        det = load_language_model(path, model_dir=model_dir, separate=separate)
         return cls(det, f"whisper-{det.size}-language" + ("+head" if det.head is not None else ""))
 
+    @property
+    def input_description(self) -> str:
+        """What Whisper hears (the mix or a separator's vocal stem), for the CLI to print."""
+        return self.detector.input_description
+
     def predict_file(self, path: str | Path) -> dict:
-        """``{"path", "label", "scores"}`` for one file of any length (raises AudioError for unreadable audio)."""
-        label, scores = self.detector.predict_file(path)
-        return {"path": str(path), "label": label, "scores": {k: round(float(v), 6) for k, v in scores.items()}}
+        """``{"path", "label", "scores", "input"}`` for one file of any length (raises AudioError for unreadable
+        audio); ``input`` says whether Whisper heard the mix or a vocal stem (which separator)."""
+        r = self.detector.analyse_file(path)
+        return {"path": str(path), "label": r.label, "scores": {k: round(float(v), 6) for k, v in r.scores.items()},
+                "input": r.input}
 
     def predict_files(self, paths):
         """One result per path; unreadable files give ``{"path", "error", "kind"}`` instead of crashing."""
