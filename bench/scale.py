@@ -7,7 +7,10 @@ workers for a larger cluster, with its assumptions.
 With ``--repeat R`` the configurations run round-robin (R rounds of local-1, local-2, dask-2, dask-2-warm), so a
 load change on this shared machine hits all of them; each line reports the median, and every round's walls and
 ratio are printed too. The Dask clusters (``dask-2`` and the pre-started one of ``dask-2-warm``) are built by
-``audio_alchemy.jobs.dask_executor.local_cluster``, exactly as ``--scheduler dask`` builds them.
+``audio_alchemy.jobs.dask_executor.local_cluster``, exactly as ``--scheduler dask`` builds them; before each, the
+forkserver an earlier cluster of this process left running is stopped, so every Dask start-up here is cold, as in
+one CLI run. This process imports ``distributed`` once, up front: that import is measured apart in a fresh
+interpreter and added in ``dask_overhead_vs_local_with_import``.
 
 Job: the features job (``audio_alchemy.features.batch.run_features``) when it exists, else the import job
 (decode + hash + fingerprint + tags in the workers, one SQLite writer in the driver); the first line says which.
@@ -24,6 +27,7 @@ import argparse
 import importlib.util
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -107,7 +111,16 @@ def main() -> None:
     writes: dict[str, list[float]] = {name: [] for name in walls}
     startups: list[float] = []
 
+    def cold_forkserver() -> None:
+        """Stop the forkserver an earlier Dask cluster of this process left running (it keeps its preloaded
+        modules), so every dask-2 run and every warm-cluster start-up below starts cold, as one CLI run does."""
+        from multiprocessing import forkserver
+
+        forkserver._forkserver._stop()
+
     def once(name: str, w: int, sched: str, r: int) -> None:
+        if sched == "dask":
+            cold_forkserver()
         x = runner(files, tmp / f"{name}-{r}.sqlite", w, sched)
         walls[name].append(x["wall"])
         writes[name].append(x["write"])
@@ -120,6 +133,7 @@ def main() -> None:
         for name, w, sched in configs:
             once(name, w, sched, r)
         # the same 2-worker cluster, started beforehand (tcp://), so its start-up is measured on its own
+        cold_forkserver()
         t0 = time.perf_counter()
         with local_cluster(2) as c, Client(c, set_as_default=False) as cl:
             cl.wait_for_workers(2)
@@ -139,6 +153,14 @@ def main() -> None:
     print(f"dask_overhead_vs_local: {ratio:.2f}  (dask-2 wall / local-2 wall, both including start-up; goal <= 1.2)")
     print(f"dask_overhead_vs_local_warm: {res['dask-2-warm']['wall'] / res['local-2']['wall']:.2f}  "
           "(an already running 2-worker cluster via tcp:// / local-2 including its pool start-up)")
+    # this process imported distributed once, before the rounds: a CLI run pays that import too (measured apart)
+    imp = [float(subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); import distributed; "
+                                 "print(time.perf_counter() - t)"], capture_output=True, text=True, check=True).stdout)
+           for _ in range(3)]
+    imp_s = statistics.median(imp)
+    print(f"driver_import_distributed_s: {imp_s:.2f}  (fresh interpreter, median of 3; not in the dask-2 wall above)")
+    print(f"dask_overhead_vs_local_with_import: {(res['dask-2']['wall'] + imp_s) / res['local-2']['wall']:.2f}  "
+          "(dask-2 wall + the driver's import of distributed, as one `alchemy ... --scheduler dask` run pays it)")
     print(f"load average at the end: {os.getloadavg()[0]:.1f} (1 min), {os.getloadavg()[1]:.1f} (5 min)")
 
     # model: T(W) = N / (s + N * max(c / (W * e), w)) with c the per-clip task time on one worker, e the parallel

@@ -45,10 +45,12 @@ def small_corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster():
-    from distributed import Client, LocalCluster
+    """The LocalCluster `--scheduler dask` starts (workers forked from a preloaded forkserver, nannies in-process)."""
+    from distributed import Client
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None, silence_logs=40) as c, Client(c, set_as_default=False) as client:
+    from audio_alchemy.jobs.dask_executor import local_cluster
+
+    with local_cluster(2, preload=["audio_alchemy.library.importer"]) as c, Client(c, set_as_default=False) as client:
         yield c, client
 
 
@@ -124,7 +126,7 @@ def test_worker_killed_mid_run_gives_identical_results(cluster, small_corpus, tm
     assert not [e for e in got["errors"] if e[2] == "WorkerCrashed"], "an item was blamed for the killed worker"
     assert got == want
     assert duplicates(db) == {"tracks": 0, "files": 0, "errors": 0, "features": 0}
-    # the nanny replaced the dead worker
+    # the nanny replaced the dead worker (a new fork of the forkserver)
     deadline = time.time() + 20
     while len(client.scheduler_info()["workers"]) < 2 and time.time() < deadline:
         time.sleep(0.2)

@@ -24,3 +24,26 @@ def test_dask_workers_have_no_malloc_trim_threshold_and_driver_env_is_kept():
     assert s.done == 2
     assert got[0] == {"MALLOC_TRIM_THRESHOLD_": None, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     assert dict(os.environ) == before  # the nanny writes its settings into os.environ; later local pools would inherit
+
+
+def worker_parent(_: object = None) -> list[str]:
+    import psutil
+
+    return psutil.Process(os.getppid()).cmdline()
+
+
+@pytest.mark.timeout(120)
+def test_dask_workers_are_forked_from_a_preloaded_forkserver():
+    """Workers are forks of multiprocessing's forkserver (a fresh single-threaded process, not this threaded
+    driver) that preloads distributed and NumPy, so no worker imports them itself."""
+    from distributed import Client
+
+    from audio_alchemy.jobs.dask_executor import local_cluster
+
+    with local_cluster(2) as c, Client(c, set_as_default=False) as cl:
+        cl.wait_for_workers(2)
+        got = cl.run(worker_parent)
+    assert len(got) == 2
+    for cmd in got.values():
+        text = " ".join(cmd)
+        assert "multiprocessing.forkserver" in text and "'distributed'" in text and "'numpy'" in text, text[:300]
