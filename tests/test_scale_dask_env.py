@@ -47,3 +47,25 @@ def test_dask_workers_are_forked_from_a_preloaded_forkserver():
     for cmd in got.values():
         text = " ".join(cmd)
         assert "multiprocessing.forkserver" in text and "'distributed'" in text and "'numpy'" in text, text[:300]
+
+
+@pytest.mark.timeout(150)
+def test_features_on_forked_dask_workers_equal_local(tmp_path):
+    """The features job on `--scheduler dask` (workers forked from the forkserver; run alone, it preloads the
+    features stack) stores exactly the rows the local spawned pool stores."""
+    from reliability_corpus import snapshot, write_sources
+
+    from audio_alchemy.features.batch import run_features
+    from audio_alchemy.library import Library, import_paths
+
+    write_sources(tmp_path / "corpus", 8, seed=11)
+    dbs = {}
+    for sched in ("local", "dask"):
+        db = dbs[sched] = tmp_path / f"{sched}.sqlite"
+        with Library.open(db) as lib:
+            import_paths(lib, [tmp_path / "corpus"], workers=0, progress=False)
+            s = run_features(lib, workers=2, scheduler=sched, progress=False)
+        assert s.failed == 0 and s.done == 8, s
+    got, want = snapshot(dbs["dask"]), snapshot(dbs["local"])
+    assert len(want["features"]) == 8
+    assert got == want
