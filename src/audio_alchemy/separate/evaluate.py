@@ -33,6 +33,26 @@ def sdr(references: np.ndarray, estimates: np.ndarray, filter_length: int = 512)
     if ref.shape != est.shape:
         raise ValueError(f"references {ref.shape} and estimates {est.shape} differ in shape")
     out = np.full(ref.shape[0], np.nan)
+    # torch 2.13's multi-threaded MKL LU fails inside bss_eval's solve ("DLASWP parameter 6 was incorrect") and
+    # yields NaN whenever torch runs more than one thread; the solves are small, so run them on one thread.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        per_channel = _sdr_per_channel(ref, est, filter_length, fast_bss_eval, torch)
+    finally:
+        torch.set_num_threads(threads)
+    if per_channel:
+        with np.errstate(all="ignore"):
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out = np.nanmean(per_channel, axis=0)
+    return out
+
+
+def _sdr_per_channel(ref: np.ndarray, est: np.ndarray, filter_length: int, fast_bss_eval, torch) -> list[np.ndarray]:
+    """BSS-eval SDR ``(sources,)`` per channel of ``(sources, channels, n)`` float64 arrays (silent sources NaN)."""
     per_channel = []
     for c in range(ref.shape[1]):
         live = np.flatnonzero(np.sum(ref[:, c] ** 2, axis=-1) > 1e-8)  # silent references make BSS-eval singular
@@ -46,14 +66,7 @@ def sdr(references: np.ndarray, estimates: np.ndarray, filter_length: int = 512)
         except RuntimeError:  # torch.linalg.LinAlgError: degenerate (e.g. linearly dependent) references
             pass
         per_channel.append(row)
-    if per_channel:
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out = np.nanmean(per_channel, axis=0)
-    return out
+    return per_channel
 
 
 @dataclass
