@@ -2,6 +2,9 @@
 
     python scripts/train_separator.py --minutes 20 --threads 1 --out src/audio_alchemy/separate/weights/masknet.pt
 
+The shipped separator averages the masks of every ``weights/masknet*.pt`` (an ensemble); a new member is a run
+with another ``--seed`` saved as ``weights/masknet_<name>.pt``. Compare ensembles on the validation artists only.
+
 Data: ``$AUDIO_ALCHEMY_DATA/stems-train`` (94 tracks, vocals.ogg + accompaniment.ogg, 22.05 kHz stereo).
 Validation: whole artists held out (``--val-artists`` names or a fixed hash split), scored by SDR with the
 same inference code the package uses; the best checkpoint on validation is kept. ``stems/`` (the test set)

@@ -2,8 +2,10 @@
 
 The network sees the log-magnitude STFT of a stereo mix at 22.05 kHz (n_fft 1024, hop 256, the lowest
 512 bins) and predicts a soft vocal mask per channel. Vocals = mask * mix STFT; accompaniment = mix - vocals,
-so the two stems always sum to the input. Weights ship in ``separate/weights/masknet.pt``; re-train them
-with ``scripts/train_separator.py``.
+so the two stems always sum to the input. Weights ship in ``separate/weights/``: ``masknet.pt`` plus
+``masknet_*.pt``, independently trained members of an ensemble whose masks are averaged (the ensemble
+scored higher than each member on the training script's held-out artists). Re-train a member with
+``scripts/train_separator.py --seed N --out .../weights/masknet_N.pt``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,13 @@ HOP = 256
 N_BINS = 512  # bins 0..511 are modelled; the Nyquist bin reuses bin 511's mask
 DEPTH_MULTIPLE = 32  # frames must be a multiple of 2**depth for the U-Net
 DEFAULT_WEIGHTS = Path(__file__).with_name("weights") / "masknet.pt"
+
+
+def default_weight_files() -> list[Path]:
+    """Every shipped member of the ensemble: ``weights/masknet.pt`` plus ``weights/masknet_*.pt``, sorted."""
+    folder = DEFAULT_WEIGHTS.parent
+    extra = sorted(folder.glob("masknet_*.pt"))
+    return ([DEFAULT_WEIGHTS] if DEFAULT_WEIGHTS.is_file() else []) + extra
 
 
 def _torch():
@@ -106,6 +115,8 @@ def predict_mask(model, mag):
 def separate_22k(model, x: np.ndarray, power: float = 1.0) -> np.ndarray:
     """Vocals estimate for stereo 22.05 kHz ``(2, n)`` float32 audio -> ``(2, n)``.
 
+    ``model`` is one network or a list of them (an ensemble: their masks are averaged, which scored higher
+    on the training script's validation artists than either member alone).
     ``power`` > 1 sharpens the mask Wiener-style: m' = m^p / (m^p + (1-m)^p).
     """
     torch = _torch()
@@ -116,7 +127,13 @@ def separate_22k(model, x: np.ndarray, power: float = 1.0) -> np.ndarray:
         xt = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
         window = torch.hann_window(N_FFT)
         spec = stft(xt, window)
-        mask = predict_mask(model, spec.abs()[None])[0]
+        members = model if isinstance(model, (list, tuple)) else [model]
+        mag = spec.abs()[None]
+        mask = predict_mask(members[0], mag)[0]
+        for extra in members[1:]:
+            mask = mask + predict_mask(extra, mag)[0]
+        if len(members) > 1:
+            mask = mask / len(members)
         if power != 1.0:
             a, b = mask ** power, (1 - mask) ** power
             mask = a / (a + b + 1e-8)

@@ -17,7 +17,11 @@ from .base import SeparationError, Separator, WeightsNotFound
 
 
 class MaskNetSeparator(Separator):
-    """Our mask U-Net (~0.5 M parameters) on the 22.05 kHz STFT; accompaniment = mix - vocals."""
+    """Our mask U-Net (~0.5 M parameters each) on the 22.05 kHz STFT; accompaniment = mix - vocals.
+
+    By default every shipped weight file (``weights/masknet*.pt``) is loaded and their masks are averaged;
+    ``weights`` may name one file or a list of files instead.
+    """
 
     name = "masknet"
     sample_rate = masknet.SR
@@ -25,13 +29,22 @@ class MaskNetSeparator(Separator):
     chunk_seconds = 30.0
     context_seconds = 2.0
 
-    def __init__(self, weights: str | Path | None = None, threads: int | None = None) -> None:
-        path = Path(weights) if weights else masknet.DEFAULT_WEIGHTS
-        if not path.is_file():
-            raise WeightsNotFound(f"mask network weights not found at {path}; re-train them with "
-                                  f"`python scripts/train_separator.py --out {path}`")
-        self.weights = path
-        self.version = "1-" + hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+    def __init__(self, weights: str | Path | list[str | Path] | None = None, threads: int | None = None) -> None:
+        if weights is None:
+            paths = masknet.default_weight_files() or [masknet.DEFAULT_WEIGHTS]
+        elif isinstance(weights, (list, tuple)):
+            paths = [Path(w) for w in weights]
+        else:
+            paths = [Path(weights)]
+        for path in paths:
+            if not path.is_file():
+                raise WeightsNotFound(f"mask network weights not found at {path}; re-train them with "
+                                      f"`python scripts/train_separator.py --out {path}`")
+        self.weights = paths
+        digest = hashlib.sha256()
+        for path in paths:
+            digest.update(path.read_bytes())
+        self.version = "1-" + digest.hexdigest()[:8]
         self.threads = threads
         self._model = None
         self.meta: dict = {}
@@ -39,8 +52,10 @@ class MaskNetSeparator(Separator):
 
     def _load(self):
         if self._model is None:
-            self._model, self.meta = masknet.load_weights(self.weights)
-            self.power = float(self.meta.get("mask_power", 1.0))
+            loaded = [masknet.load_weights(p) for p in self.weights]
+            self._model = [m for m, _ in loaded]
+            self.meta = loaded[0][1] if len(loaded) == 1 else {"members": [meta for _, meta in loaded]}
+            self.power = float(loaded[0][1].get("mask_power", 1.0)) if len(loaded) == 1 else 1.0
         return self._model
 
     def _separate_stereo(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

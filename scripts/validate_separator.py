@@ -1,0 +1,58 @@
+"""Score mask-network weight files, alone and as an ensemble, on the training script's validation artists.
+
+    python scripts/validate_separator.py                      # every shipped weights/masknet*.pt
+    python scripts/validate_separator.py a.pt b.pt c.pt       # any files
+
+Validation = the artists ``scripts/train_separator.py`` holds out of ``stems-train`` (``stems/``, the test
+set, is never read), so choosing ensemble members here does not touch the numbers of ``bench/separation.py``.
+Prints the median and mean vocals SDR per file and for the ensemble (masks averaged, as the separator does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import train_separator  # noqa: E402
+
+from audio_alchemy.config import data_path  # noqa: E402
+from audio_alchemy.separate import masknet  # noqa: E402
+from audio_alchemy.separate.evaluate import sdr  # noqa: E402
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("weights", nargs="*", type=Path, help="weight files (default: the shipped ensemble)")
+    ap.add_argument("--val-frac", type=float, default=0.1, help="as in train_separator.py")
+    args = ap.parse_args(argv)
+    root = data_path("stems-train")
+    if root is None:
+        print("needs $AUDIO_ALCHEMY_DATA/stems-train (../shared/data); not present", file=sys.stderr)
+        return 2
+    files = args.weights or masknet.default_weight_files()
+    models = [masknet.load_weights(p)[0] for p in files]
+    _, val = train_separator.split(train_separator.load_tracks(root), args.val_frac)
+    entries = [(p.name, m) for p, m in zip(files, models)]
+    if len(models) > 1:
+        entries.append((f"ensemble of {len(models)}", models))
+    for name, model in entries:
+        scores = []
+        for _, v, a in val:
+            mix = v + a
+            est = masknet.separate_22k(model, mix)
+            scores.append(sdr(np.stack([v, a]), np.stack([est, mix - est]))[0])
+        print(f"{name:24s} validation vocals SDR median {np.nanmedian(scores):.2f} dB, mean {np.nanmean(scores):.2f} dB "
+              f"({len(scores)} tracks)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
