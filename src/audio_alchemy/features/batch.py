@@ -8,7 +8,6 @@ already stored with this set and version are skipped; a failed file is recorded 
 
 from __future__ import annotations
 
-import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,7 +95,7 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
     if to_parquet:
         hashes = {t.id: t.content_hash for t in lib.tracks()}  # lets the merge find the track in any library copy
         summary, written = run_to_parquet(
-            tasks, functools.partial(_compute_one), out, stage, key=lambda t: t.path, workers=workers,
+            tasks, _compute_one, out, stage, key=lambda t: t.path, workers=workers,
             scheduler=scheduler, progress=progress,
             payload=lambda t, r: {"track_id": t.track_id, "content_hash": hashes.get(t.track_id), "feature_set":
                                   t.feature_set, "version": VERSION, "data": r[0], "artifacts": r[1]})
@@ -108,9 +107,7 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
     def on_result(task: FeatureTask, value) -> None:
         feats, arts = value
         with lib.transaction():
-            lib.put_features(task.track_id, task.feature_set, VERSION, feats)
-            for kind, path in arts.items():
-                lib.put_artifact(task.track_id, kind, path)
+            lib.put_features(task.track_id, task.feature_set, VERSION, feats, arts)
             lib.clear_error(stage, task.path)
 
     def on_error(task: FeatureTask, exc: BaseException) -> None:
@@ -118,7 +115,7 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
         lib.record_error(stage, task.path, kind, str(exc) if task.path in str(exc) else f"{task.path}: {exc}",
                          job_id)
 
-    summary = jobs.run(tasks, functools.partial(_compute_one), on_result, on_error, workers=workers,
+    summary = jobs.run(tasks, _compute_one, on_result, on_error, workers=workers,
                        scheduler=scheduler, desc=f"features {feature_set}", progress=progress)
     summary.skipped = skipped
     lib.finish_job(job_id, summary.status, summary.done, summary.failed, skipped)

@@ -323,8 +323,10 @@ class Library:
         return rows[0].fs_path
 
     # -- features, artifacts, predictions ----------------------------------------------------------
-    def put_features(self, track_id: int, feature_set: str, version: str, data: dict[str, Any]) -> None:
-        """Store (replace) one feature set of a track as JSON (NaN refused: use None)."""
+    def put_features(self, track_id: int, feature_set: str, version: str, data: dict[str, Any],
+                     artifacts: dict[str, str | Path] | None = None) -> None:
+        """Store (replace) one feature set of a track as JSON (NaN refused: use None), plus the files the same
+        computation wrote (``artifacts``: ``{kind: path}``, e.g. mel images)."""
         blob = json.dumps(data, allow_nan=False)
         self.conn.execute(
             "INSERT INTO features (track_id, feature_set, version, data) VALUES (?, ?, ?, ?) "
@@ -332,6 +334,8 @@ class Library:
             "computed_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
             (track_id, feature_set, version, blob),
         )
+        for kind, path in (artifacts or {}).items():
+            self.put_artifact(track_id, kind, path)
 
     def get_features(self, track_id: int, feature_set: str, version: str | None = None) -> dict[str, Any] | None:
         q, args = "SELECT data FROM features WHERE track_id = ? AND feature_set = ?", [track_id, feature_set]

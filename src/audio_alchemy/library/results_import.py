@@ -40,9 +40,7 @@ def _merge_features(lib: Library, row: dict[str, Any]) -> None:
     if tid is None or lib.track(tid) is None:
         raise KeyError(f"no track for {row['item']} in this library (import the audio first)")
     with lib.transaction():
-        lib.put_features(tid, p["feature_set"], p["version"], p["data"])
-        for kind, path in (p.get("artifacts") or {}).items():
-            lib.put_artifact(tid, kind, path)
+        lib.put_features(tid, p["feature_set"], p["version"], p["data"], p.get("artifacts"))
 
 
 HANDLERS: dict[str, Callable[[Library, dict[str, Any]], None]] = {"import": _merge_import, "features": _merge_features}
