@@ -50,13 +50,7 @@ def cmndf(frames: np.ndarray, min_period: int, max_period: int) -> np.ndarray:
     n_fft = scipy.fft.next_fast_len(n + max_period + 1, real=True)
     F = scipy.fft.rfft(frames, n=n_fft, axis=1, workers=1)
     acf = scipy.fft.irfft(F.real * F.real + F.imag * F.imag, n=n_fft, axis=1, workers=1)[:, : max_period + 1]
-    energy = np.cumsum(np.square(frames[:, :max_period], dtype=np.float32), axis=1)
-    d = np.empty((frames.shape[0], max_period + 1), dtype=np.float32)
-    d[:, 0] = 0
-    d[:, 1:] = 2 * (acf[:, :1] - acf[:, 1:]) - energy
-    cum = np.cumsum(d[:, 1:], axis=1) / np.arange(1, max_period + 1, dtype=np.float32)
-    den = cum[:, min_period - 1 : max_period]
-    return d[:, min_period : max_period + 1] / (den + np.finfo(np.float32).tiny)
+    return _cmndf_from_acf(acf, frames[:, :max_period], min_period, max_period)
 
 
 def cmndf_hop_blocks(yp: np.ndarray, n_frames: int, frame_length: int, hop: int, min_period: int,
@@ -91,6 +85,8 @@ def cmndf_hop_blocks(yp: np.ndarray, n_frames: int, frame_length: int, hop: int,
 
 
 def _cmndf_from_acf(acf: np.ndarray, head: np.ndarray, min_period: int, max_period: int) -> np.ndarray:
+    """CMNDF ``(frames, max_period - min_period + 1)`` from each frame's autocorrelation ``acf`` (lags
+    0..max_period) and its first ``max_period`` samples ``head`` (the energy term of the difference function)."""
     energy = np.cumsum(np.square(head, dtype=np.float32), axis=1)
     d = np.empty((acf.shape[0], max_period + 1), dtype=np.float32)
     d[:, 0] = 0
