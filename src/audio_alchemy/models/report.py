@@ -22,6 +22,14 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path) -> Path:
+    """Lay out, write (90 dpi) and close a figure; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    _plt().close(fig)
+    return path
+
+
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
@@ -41,10 +49,7 @@ def plot_comparison(results: dict, path: Path, metric: str = "accuracy") -> Path
     ax.set_xlim(0, 1)
     ax.set_xlabel(f"{metric} (95% bootstrap CI)")
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_confusion(cm: list[list[int]], labels: list[str], title: str, path: Path) -> Path:
@@ -62,10 +67,7 @@ def plot_confusion(cm: list[list[int]], labels: list[str], title: str, path: Pat
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_roc(roc: dict, title: str, path: Path) -> Path:
@@ -78,10 +80,7 @@ def plot_roc(roc: dict, title: str, path: Path) -> Path:
     ax.set_ylabel("true positive rate")
     ax.set_title(f"{title}: macro AUC {roc.get('macro_auc', float('nan')):.3f}", fontsize=9)
     ax.legend(fontsize=6, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_learning_curve(lc: dict, path: Path) -> Path:
@@ -94,10 +93,7 @@ def plot_learning_curve(lc: dict, path: Path) -> Path:
     ax.set_ylim(0, 1.02)
     ax.set_title(f"learning curve: {lc.get('model', '')}", fontsize=9)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_sweep(sweep: dict, title: str, path: Path) -> Path:
@@ -111,10 +107,7 @@ def plot_sweep(sweep: dict, title: str, path: Path) -> Path:
     ax.set_ylabel("inner-CV score")
     best = sweep["params"][int(order[-1])]
     ax.set_title(f"{title}\nbest {scores[order[-1]]:.3f}: {best}", fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def write_report(results: dict, out: str | Path, title: str = "Evaluation") -> Path:

@@ -25,8 +25,7 @@ def sdr(references: np.ndarray, estimates: np.ndarray, filter_length: int = 512)
 
     Channels are scored separately and averaged. A source whose reference is silent gets NaN.
     """
-    import fast_bss_eval
-    import torch  # fast_bss_eval 0.1.4's NumPy backend breaks on NumPy 2 (linalg.solve); its torch one works
+    import torch
 
     ref = np.asarray(references, dtype=np.float64)
     est = np.asarray(estimates, dtype=np.float64)
@@ -38,7 +37,7 @@ def sdr(references: np.ndarray, estimates: np.ndarray, filter_length: int = 512)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        per_channel = _sdr_per_channel(ref, est, filter_length, fast_bss_eval, torch)
+        per_channel = _sdr_per_channel(ref, est, filter_length)
     finally:
         torch.set_num_threads(threads)
     if per_channel:
@@ -51,8 +50,11 @@ def sdr(references: np.ndarray, estimates: np.ndarray, filter_length: int = 512)
     return out
 
 
-def _sdr_per_channel(ref: np.ndarray, est: np.ndarray, filter_length: int, fast_bss_eval, torch) -> list[np.ndarray]:
+def _sdr_per_channel(ref: np.ndarray, est: np.ndarray, filter_length: int) -> list[np.ndarray]:
     """BSS-eval SDR ``(sources,)`` per channel of ``(sources, channels, n)`` float64 arrays (silent sources NaN)."""
+    import fast_bss_eval
+    import torch  # fast_bss_eval 0.1.4's NumPy backend breaks on NumPy 2 (linalg.solve); its torch one works
+
     per_channel = []
     for c in range(ref.shape[1]):
         live = np.flatnonzero(np.sum(ref[:, c] ** 2, axis=-1) > 1e-8)  # silent references make BSS-eval singular
