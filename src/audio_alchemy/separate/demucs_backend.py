@@ -10,8 +10,8 @@ Inference (:func:`apply_demucs`) reproduces ``demucs.apply.apply_model`` (shifts
 cross-fade) given the same ``random`` state (max abs diff ~1e-7, float rounding only), but runs under
 ``torch.inference_mode``, with attention through torch's SDPA flash kernel (:func:`sdpa_attention`) and two
 chunks in flight on one thread each. ``bench/separation_speed.py --quick --repeat 2`` (30 s, htdemucs, random
-weights): 1.62x over the stock defaults with the 2 cores heavily shared (load ~9: OpenMP's two-thread
-barriers suffer most there), 1.08x before SDPA on a quiet machine. Kernel-level options measured and
+weights): 1.06x over the stock defaults on a quiet machine (load ~2), 1.62x with the 2 cores heavily shared
+(load ~9: OpenMP's two-thread barriers suffer most there). Kernel-level options measured and
 dropped: ``torch.jit`` trace/freeze/optimize_for_inference (no gain or slower), batching chunks (slower,
 more memory), matmul re-implementations of the DConv convolutions (slower than oneDNN).
 """
