@@ -6,11 +6,12 @@ workers for a larger cluster, with its assumptions.
 
 With ``--repeat R`` the configurations run round-robin (R rounds of local-1, local-2, dask-2, dask-2-warm), so a
 load change on this shared machine hits all of them; each line reports the median, and every round's walls and
-ratio are printed too. The Dask clusters (``dask-2`` and the pre-started one of ``dask-2-warm``) are built by
-``audio_alchemy.jobs.dask_executor.local_cluster``, exactly as ``--scheduler dask`` builds them; before each, the
-forkserver an earlier cluster of this process left running is stopped, so every Dask start-up here is cold, as in
-one CLI run. This process imports ``distributed`` once, up front: that import is measured apart in a fresh
-interpreter and added in ``dask_overhead_vs_local_with_import``.
+ratio are printed too. Every run is a fresh interpreter (as one CLI run is): no pool, forkserver or Dask thread
+is left from an earlier configuration, so every start-up is cold; the wall is measured inside it around the job,
+after its imports (``distributed`` included). The Dask clusters (``dask-2`` and the pre-started one of
+``dask-2-warm``) are built by ``audio_alchemy.jobs.dask_executor.local_cluster``, exactly as ``--scheduler dask``
+builds them. The driver's import of ``distributed`` is measured apart in a fresh interpreter and added in
+``dask_overhead_vs_local_with_import``.
 
 Job: the features job (``audio_alchemy.features.batch.run_features``) when it exists, else the import job
 (decode + hash + fingerprint + tags in the workers, one SQLite writer in the driver); the first line says which.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import statistics
 import subprocess
@@ -91,7 +93,40 @@ def run_features_job(files: list[Path], db: Path, workers: int, scheduler: str) 
     return {"wall": wall, "write": float("nan")}
 
 
+def run_one(name: str, workers: int, sched: str, r: int, job: str, listing: Path) -> None:
+    """One configuration in this (fresh) process; prints its measurements as one JSON line. ``tcp`` starts a
+    2-worker LocalCluster first (its start-up measured apart) and runs the job on it through its address."""
+    import distributed  # noqa: F401 - imported before timing, in every configuration alike
+
+    files = [Path(p) for p in listing.read_text().splitlines()]
+    runner = run_features_job if job == "features" else run_import
+    db = listing.parent / f"{name}-{r}.sqlite"
+    if sched != "tcp":
+        out = runner(files, db, workers, sched)
+    else:
+        from distributed import Client
+
+        from audio_alchemy.jobs.dask_executor import local_cluster
+
+        t0 = time.perf_counter()
+        with local_cluster(workers) as c, Client(c, set_as_default=False) as cl:
+            cl.wait_for_workers(workers)
+            startup = time.perf_counter() - t0
+            out = runner(files, db, workers, c.scheduler_address)
+        out["startup"] = startup
+    print(json.dumps(out))
+
+
 def main() -> None:
+    if "--one" in sys.argv:  # internal: one configuration, run by main() in a fresh interpreter
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--one", nargs=4)
+        ap.add_argument("--job")
+        ap.add_argument("--files", type=Path)
+        a = ap.parse_args()
+        name, w, sched, r = a.one
+        run_one(name, int(w), sched, int(r), a.job, a.files)
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=60, help="number of clips")
     ap.add_argument("--job", choices=("auto", "features", "import"), default="auto")
@@ -106,44 +141,31 @@ def main() -> None:
     print(f"job: {job}; clips: {len(files)} ({seconds:.0f} s of audio) from {files[0].parent.parent.name}; "
           f"cores: {len(os.sched_getaffinity(0))}; load average: {os.getloadavg()[0]:.1f}")
 
-    configs = [("local-1", 1, "local"), ("local-2", 2, "local"), ("dask-2", 2, "dask")]
-    walls: dict[str, list[float]] = {name: [] for name, _, _ in configs + [("dask-2-warm", 2, "tcp")]}
+    configs = [("local-1", 1, "local"), ("local-2", 2, "local"), ("dask-2", 2, "dask"), ("dask-2-warm", 2, "tcp")]
+    walls: dict[str, list[float]] = {name: [] for name, _, _ in configs}
     writes: dict[str, list[float]] = {name: [] for name in walls}
     startups: list[float] = []
-
-    def cold_forkserver() -> None:
-        """Stop the forkserver an earlier Dask cluster of this process left running (it keeps its preloaded
-        modules), so every dask-2 run and every warm-cluster start-up below starts cold, as one CLI run does."""
-        from multiprocessing import forkserver
-
-        forkserver._forkserver._stop()
-
-    def once(name: str, w: int, sched: str, r: int) -> None:
-        if sched == "dask":
-            cold_forkserver()
-        x = runner(files, tmp / f"{name}-{r}.sqlite", w, sched)
-        walls[name].append(x["wall"])
-        writes[name].append(x["write"])
-
-    from distributed import Client
-
-    from audio_alchemy.jobs.dask_executor import local_cluster
+    listing = tmp / "files.txt"
+    listing.write_text("\n".join(str(f) for f in files))
 
     for r in range(args.repeat):  # round-robin, so load changes on this shared machine hit every configuration
         for name, w, sched in configs:
-            once(name, w, sched, r)
-        # the same 2-worker cluster, started beforehand (tcp://), so its start-up is measured on its own
-        cold_forkserver()
-        t0 = time.perf_counter()
-        with local_cluster(2) as c, Client(c, set_as_default=False) as cl:
-            cl.wait_for_workers(2)
-            startups.append(time.perf_counter() - t0)
-            once("dask-2-warm", 2, c.scheduler_address, r)
+            # a fresh interpreter per run, as one `alchemy features` run: nothing (pool, forkserver, Dask threads)
+            # is left over from an earlier configuration; the wall is measured inside it, after its imports
+            out = subprocess.run([sys.executable, __file__, "--one", name, str(w), sched, str(r), "--job", job,
+                                  "--files", str(listing)], capture_output=True, text=True)
+            if out.returncode != 0:
+                sys.exit(f"{name} failed:\n{out.stderr[-3000:]}")
+            x = json.loads(out.stdout.strip().splitlines()[-1])
+            walls[name].append(x["wall"])
+            writes[name].append(x["write"])
+            if "startup" in x:
+                startups.append(x["startup"])
         print(f"  round {r + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in walls.items())
               + f"; dask-2/local-2 {walls['dask-2'][-1] / walls['local-2'][-1]:.2f}; load {os.getloadavg()[0]:.1f}")
 
     res = {k: {"wall": statistics.median(v), "write": statistics.median(writes[k])} for k, v in walls.items()}
-    for name, w, sched in configs + [("dask-2-warm", 2, "tcp")]:
+    for name, w, sched in configs:
         wall = res[name]["wall"]
         print(f"{name:11s} workers={w} scheduler={sched:5s} wall {wall:7.2f} s  throughput "
               f"{len(files) / wall:6.2f} clips/s ({seconds / wall:6.1f} s of audio per s)")

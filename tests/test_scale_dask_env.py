@@ -26,16 +26,18 @@ def test_dask_workers_have_no_malloc_trim_threshold_and_driver_env_is_kept():
     assert dict(os.environ) == before  # the nanny writes its settings into os.environ; later local pools would inherit
 
 
-def worker_parent(_: object = None) -> list[str]:
+def worker_parent(_: object = None) -> dict:
     import psutil
 
-    return psutil.Process(os.getppid()).cmdline()
+    parent = psutil.Process(os.getppid())
+    return {"cmd": " ".join(parent.cmdline()), "threads": parent.num_threads(), "ppid": parent.ppid()}
 
 
 @pytest.mark.timeout(120)
-def test_dask_workers_are_forked_from_a_preloaded_forkserver():
-    """Workers are forks of multiprocessing's forkserver (a fresh single-threaded process, not this threaded
-    driver) that preloads distributed and NumPy, so no worker imports them itself."""
+def test_dask_workers_are_forked_from_a_preloaded_single_threaded_forkserver():
+    """Workers are forks of a single-threaded forkserver, never of this threaded driver: either the stock one (a
+    fresh interpreter that preloads distributed and NumPy) or, when the driver had no other threads, a fork of the
+    driver (jobs.zygote)."""
     from distributed import Client
 
     from audio_alchemy.jobs.dask_executor import local_cluster
@@ -44,9 +46,56 @@ def test_dask_workers_are_forked_from_a_preloaded_forkserver():
         cl.wait_for_workers(2)
         got = cl.run(worker_parent)
     assert len(got) == 2
-    for cmd in got.values():
-        text = " ".join(cmd)
-        assert "multiprocessing.forkserver" in text and "'distributed'" in text and "'numpy'" in text, text[:300]
+    for parent in got.values():
+        assert parent["threads"] == 1, parent
+        stock = "multiprocessing.forkserver" in parent["cmd"] and "'distributed'" in parent["cmd"]
+        assert stock or parent["ppid"] == os.getpid(), parent
+
+
+ZYGOTE_SCRIPT = """
+import json, os, sys
+from distributed import Client
+from audio_alchemy.jobs.dask_executor import local_cluster
+
+def probe(_=None):
+    import psutil
+    from threadpoolctl import threadpool_info
+    parent = psutil.Process(os.getppid())
+    return {"grandparent": parent.ppid(), "parent_threads": parent.num_threads(),
+            "omp": os.environ.get("OMP_NUM_THREADS"), "malloc": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            "blas_threads": [i["num_threads"] for i in threadpool_info()]}
+
+if __name__ == "__main__":
+    import numpy  # the driver's BLAS is loaded with its default thread count before the fork
+    with local_cluster(2) as c, Client(c, set_as_default=False) as cl:
+        cl.wait_for_workers(2)
+        out = {"driver": os.getpid(), "workers": list(cl.run(probe).values()),
+               "sum": cl.submit(lambda n: float(numpy.arange(n).sum()), 10).result()}
+    print(json.dumps(out))
+"""
+
+
+@pytest.mark.timeout(120)
+def test_single_threaded_driver_forks_its_own_forkserver(tmp_path):
+    """A CLI-like driver (no other threads yet) becomes its workers' forkserver's parent: workers start without
+    imports, still with one BLAS/OpenMP thread each and no MALLOC_TRIM_THRESHOLD_."""
+    import json
+    import subprocess
+    import sys
+
+    script = tmp_path / "driver.py"
+    script.write_text(ZYGOTE_SCRIPT)
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=110, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    out = json.loads(run.stdout.strip().splitlines()[-1])
+    assert out["sum"] == 45.0
+    assert len(out["workers"]) == 2
+    for w in out["workers"]:
+        assert w["grandparent"] == out["driver"], w  # worker -> forked server -> this driver
+        assert w["parent_threads"] == 1
+        assert w["omp"] == "1" and w["malloc"] is None
+        assert all(n == 1 for n in w["blas_threads"]), w
 
 
 @pytest.mark.timeout(150)

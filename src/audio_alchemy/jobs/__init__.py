@@ -70,6 +70,11 @@ def run(
         return summary
     workers = default_workers() if workers is None else workers
     executor: Executor = make_executor(scheduler, workers)
+    try:
+        executor.start(fn)  # before the progress bar's thread: a single-threaded driver can fork Dask's workers
+    except BaseException:
+        executor.close()
+        raise
     with progress_bar(desc, len(items), enabled=progress) as advance:
         try:
             for item, ok, value in executor.map_unordered(fn, items, retries=retries):

@@ -18,6 +18,7 @@ class WorkerCrashed(RuntimeError):
 
 
 class Executor(Protocol):
+    def start(self, fn: Callable) -> None: ...
     def map_unordered(self, fn: Callable, items: Sequence, retries: int = 1) -> Iterator[tuple[Any, bool, Any]]: ...
     def cancel(self) -> None: ...
     def close(self) -> None: ...
@@ -25,6 +26,9 @@ class Executor(Protocol):
 
 class InlineExecutor:
     """Runs tasks in this process, one by one: for debugging, tests and tiny batches."""
+
+    def start(self, fn) -> None:
+        pass
 
     def map_unordered(self, fn, items, retries=1):
         for item in items:
@@ -60,6 +64,9 @@ class ProcessPoolExecutor:
     def __init__(self, workers: int):
         self.workers = max(int(workers), 1)
         self._pool: cf.ProcessPoolExecutor | None = None
+
+    def start(self, fn) -> None:
+        """Nothing to do ahead: the pool's processes start with the first tasks."""
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
