@@ -2,6 +2,7 @@
 
     python scripts/validate_separator.py                      # every shipped weights/masknet*.pt
     python scripts/validate_separator.py a.pt b.pt c.pt       # any files
+    python scripts/validate_separator.py --power 1,1.2 --swap # the ensemble with inference options
 
 Validation = the artists ``scripts/train_separator.py`` holds out of ``stems-train`` (``stems/``, the test
 set, is never read), so choosing ensemble members here does not touch the numbers of ``bench/separation.py``.
@@ -32,6 +33,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("weights", nargs="*", type=Path, help="weight files (default: the shipped ensemble)")
     ap.add_argument("--val-frac", type=float, default=0.1, help="as in train_separator.py")
+    ap.add_argument("--power", default="1", help="comma list of mask powers to score the ensemble with, e.g. 1,1.2")
+    ap.add_argument("--swap", action="store_true", help="also score the ensemble with the left/right-swap pass")
     args = ap.parse_args(argv)
     root = data_path("stems-train")
     if root is None:
@@ -40,16 +43,19 @@ def main(argv=None) -> int:
     files = args.weights or masknet.default_weight_files()
     models = [masknet.load_weights(p)[0] for p in files]
     _, val = train_separator.split(train_separator.load_tracks(root), args.val_frac)
-    entries = [(p.name, m) for p, m in zip(files, models)]
+    entries = [(p.name, m, 1.0, False) for p, m in zip(files, models)]
     if len(models) > 1:
-        entries.append((f"ensemble of {len(models)}", models))
-    for name, model in entries:
+        for power in (float(v) for v in args.power.split(",")):
+            for swap in (False, True) if args.swap else (False,):
+                tag = (f", power {power:g}" if power != 1 else "") + (", L/R swap" if swap else "")
+                entries.append((f"ensemble of {len(models)}{tag}", models, power, swap))
+    for name, model, power, swap in entries:
         scores = []
         for _, v, a in val:
             mix = v + a
-            est = masknet.separate_22k(model, mix)
+            est = masknet.separate_22k(model, mix, power=power, swap_channels=swap)
             scores.append(sdr(np.stack([v, a]), np.stack([est, mix - est]))[0])
-        print(f"{name:24s} validation vocals SDR median {np.nanmedian(scores):.2f} dB, mean {np.nanmean(scores):.2f} dB "
+        print(f"{name:40s} validation vocals SDR median {np.nanmedian(scores):.2f} dB, mean {np.nanmean(scores):.2f} dB "
               f"({len(scores)} tracks)")
     return 0
 

@@ -20,7 +20,8 @@ class MaskNetSeparator(Separator):
     """Our mask U-Net (~0.5 M parameters each) on the 22.05 kHz STFT; accompaniment = mix - vocals.
 
     By default every shipped weight file (``weights/masknet*.pt``) is loaded and their masks are averaged;
-    ``weights`` may name one file or a list of files instead.
+    ``weights`` may name one file or a list of files instead. ``power`` (default: a single file's stored mask
+    power, 1 for an ensemble) and ``swap_channels`` are :func:`masknet.separate_22k`'s inference options.
     """
 
     name = "masknet"
@@ -29,7 +30,8 @@ class MaskNetSeparator(Separator):
     chunk_seconds = 30.0
     context_seconds = 2.0
 
-    def __init__(self, weights: str | Path | list[str | Path] | None = None, threads: int | None = None) -> None:
+    def __init__(self, weights: str | Path | list[str | Path] | None = None, threads: int | None = None,
+                 power: float | None = None, swap_channels: bool = False) -> None:
         if weights is None:
             paths = masknet.default_weight_files() or [masknet.DEFAULT_WEIGHTS]
         elif isinstance(weights, (list, tuple)):
@@ -44,18 +46,22 @@ class MaskNetSeparator(Separator):
         digest = hashlib.sha256()
         for path in paths:
             digest.update(path.read_bytes())
-        self.version = "1-" + digest.hexdigest()[:8]
+        options = (f"-p{power:g}" if power is not None else "") + ("-swap" if swap_channels else "")
+        self.version = "1-" + digest.hexdigest()[:8] + options
         self.threads = threads
         self._model = None
         self.meta: dict = {}
-        self.power = 1.0
+        self._power = power
+        self.power = 1.0 if power is None else float(power)
+        self.swap_channels = swap_channels
 
     def _load(self):
         if self._model is None:
             loaded = [masknet.load_weights(p) for p in self.weights]
             self._model = [m for m, _ in loaded]
             self.meta = loaded[0][1] if len(loaded) == 1 else {"members": [meta for _, meta in loaded]}
-            self.power = float(loaded[0][1].get("mask_power", 1.0)) if len(loaded) == 1 else 1.0
+            if self._power is None:
+                self.power = float(loaded[0][1].get("mask_power", 1.0)) if len(loaded) == 1 else 1.0
         return self._model
 
     def _separate_stereo(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -64,7 +70,7 @@ class MaskNetSeparator(Separator):
             import torch
 
             torch.set_num_threads(self.threads)
-        voc = masknet.separate_22k(model, x, power=self.power)
+        voc = masknet.separate_22k(model, x, power=self.power, swap_channels=self.swap_channels)
         return voc, x - voc
 
 
