@@ -3,6 +3,7 @@
     python bench/separation.py --quick                 # masknet (the default offline backend), all 39 tracks
     python bench/separation.py --backends masknet,hpss,repet
     python bench/separation.py --quick --mask-power 1.2 --swap   # masknet inference options (not the default)
+    python bench/separation.py --quick --weights a.pt,b.pt       # masknet with these weight files only
 
 Prints ``vocals_sdr_median_db: <x>`` and ``accompaniment_sdr_median_db: <y>`` for the first backend, with the
 baseline measured in the same run: the mixture itself used as the estimate of each stem. SDR: fast_bss_eval
@@ -28,6 +29,7 @@ def main(argv=None) -> int:
     ap.add_argument("--stems", default=None, help="stems folder (default: $AUDIO_ALCHEMY_DATA/stems)")
     ap.add_argument("--mask-power", type=float, default=None, help="masknet: mask power (default: its own)")
     ap.add_argument("--swap", action="store_true", help="masknet: average with a left/right-swapped pass")
+    ap.add_argument("--weights", default=None, help="masknet: comma-separated weight files (default: all shipped)")
     args = ap.parse_args(argv)
 
     from audio_alchemy.config import data_path
@@ -42,6 +44,8 @@ def main(argv=None) -> int:
     first = None
     for name in names:
         opts = {"power": args.mask_power, "swap_channels": args.swap} if name == "masknet" else {}
+        if name == "masknet" and args.weights:
+            opts["weights"] = args.weights.split(",")
         sep = get_separator(name, **opts)
         t0 = time.perf_counter()
         rep = evaluate_folder(sep, folder, limit=args.limit)

@@ -1,4 +1,4 @@
-"""A small spectrogram mask network (U-Net, ~1 M parameters) trained by us on MUSDB18 train previews.
+"""A small spectrogram mask network (U-Net, ~0.55 M parameters) trained by us on MUSDB18 train previews.
 
 The network sees the log-magnitude STFT of a stereo mix at 22.05 kHz (n_fft 1024, hop 256, the lowest
 512 bins) and predicts a soft vocal mask per channel. Vocals = mask * mix STFT; accompaniment = mix - vocals,

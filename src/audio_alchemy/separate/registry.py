@@ -31,7 +31,8 @@ def get_separator(name: str = "auto", model_dir: str | Path | None = None, devic
     if key == "masknet":
         from .offline import MaskNetSeparator
 
-        return MaskNetSeparator(weights=model_dir if model_dir and Path(model_dir).is_file() else None, **kwargs)
+        kwargs.setdefault("weights", model_dir if model_dir and Path(model_dir).is_file() else None)
+        return MaskNetSeparator(**kwargs)
     if key == "repet":
         from .offline import RepetSimSeparator
 
