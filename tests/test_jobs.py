@@ -41,3 +41,42 @@ def test_worker_crash_blames_only_the_culprit():
     assert sorted(got) == [i for i in range(12) if i != 7]
     assert list(errs) == [7] and "died" in str(errs[7])
     assert s.failed == 1
+
+
+ORPHAN_DRIVER = """
+import os, sys, time
+from audio_alchemy import jobs
+
+def slow(x):
+    print(os.getpid(), flush=True)
+    time.sleep(60)
+    return x
+
+if __name__ == "__main__":
+    jobs.run([1], slow, lambda *a: None, workers=1, progress=False)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_pool_worker_exits_when_the_driver_is_killed(tmp_path):
+    """kill -9 of the driver leaves no orphaned pool worker behind (it would wait for tasks forever)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "driver.py"
+    script.write_text(ORPHAN_DRIVER)
+    driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(driver.stdout.readline())  # the worker prints its pid when the task starts
+    os.kill(driver.pid, signal.SIGKILL)
+    driver.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail("the pool worker outlived its killed driver by 10 s")

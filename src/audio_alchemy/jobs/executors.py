@@ -56,6 +56,22 @@ def _init_worker() -> None:
     # one BLAS/OpenMP thread per worker: the pool itself is the parallelism
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    _exit_with_parent(os.getppid())
+
+
+def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
+    """Leave when the driver is gone (kill -9): a spawned pool worker holds its own end of the task queue's pipe,
+    so it would otherwise wait for tasks forever as an orphan."""
+    import os
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()
 
 
 class ProcessPoolExecutor:
