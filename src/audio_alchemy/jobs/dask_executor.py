@@ -127,8 +127,6 @@ def local_cluster(workers: int, preload: Sequence[str] = ()) -> Any:
     close 0.04-0.15 s instead of 1.2-2.4 s. The forkserver lives as long as this process; it keeps the
     environment and preloads of the first cluster (later clusters only gain from it).
     """
-    import multiprocessing as mp
-
     import dask
 
     mods = list(dict.fromkeys([*BASE_PRELOAD, *preload]))
@@ -140,7 +138,6 @@ def local_cluster(workers: int, preload: Sequence[str] = ()) -> Any:
         os.environ.pop(MALLOC_VAR, None)  # also when an earlier cluster's nanny left it here: workers inherit it
         # the forkserver starts here, before the scheduler: it (and every worker forked from it) gets the nanny's
         # pre-spawn environment (one BLAS/OpenMP thread) without MALLOC_TRIM_THRESHOLD_
-        mp.get_context("forkserver").set_forkserver_preload(mods)
         _start_forkserver(mods)
         import distributed.utils as du
         from distributed import LocalCluster
@@ -158,6 +155,7 @@ def _start_forkserver(preload: Sequence[str]) -> None:
 
     Preferably a fork of this process (:mod:`.zygote`: no imports to wait for); else the stock forkserver,
     whose imports then at least overlap the scheduler's start."""
+    import multiprocessing as mp
     import multiprocessing.forkserver as forkserver
 
     import dask
@@ -169,6 +167,8 @@ def _start_forkserver(preload: Sequence[str]) -> None:
     if env.get("PYTHONHASHSEED") in (None, "0"):
         env["PYTHONHASHSEED"] = "6640"  # as the nanny does: one hash seed for every worker
     os.environ.update(env)
+    # the preload list also serves a stock forkserver started later (e.g. after the forked one has died)
+    mp.get_context("forkserver").set_forkserver_preload(list(preload))
     if not zygote.start(preload):
         forkserver.ensure_running()
 

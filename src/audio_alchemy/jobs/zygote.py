@@ -69,7 +69,6 @@ def start(preload: Sequence[str]) -> bool:
         if server._forkserver_pid is not None:
             return False
         resource_tracker.ensure_running()
-        server._preload_modules = list(preload)
         with socket.socket(socket.AF_UNIX) as listener:
             address = connection.arbitrary_address("AF_UNIX")
             listener.bind(address)

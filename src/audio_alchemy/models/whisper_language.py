@@ -356,13 +356,23 @@ class WhisperLanguageDetector:
             self._sep = resolve_separator(self.separate, self.separator_dir)
         return self._sep
 
-    def analyse(self, samples: np.ndarray, sr: int, embed: bool | None = None) -> LanguageResult:
-        """Detect the language of ``samples`` ((n,) or (channels, n) at ``sr``)."""
+    def _input(self, samples: np.ndarray, sr: int) -> np.ndarray:
+        """What Whisper hears: the vocal stem (or the mix) of ``samples``, mono at 16 kHz."""
         from audio_alchemy.io import resample
 
         x, sr = self._vocals(samples, sr)
-        if sr != SR:
-            x = resample(x, sr, SR)
+        return resample(x, sr, SR) if sr != SR else x
+
+    def _load(self, path: str | Path):
+        """Decode ``path`` for :meth:`_input`: mono at 16 kHz, or at its own rate and channels when a separator
+        runs first (separators work on the full-band stereo mix)."""
+        from audio_alchemy.io import load
+
+        return load(path, sr=SR, mono=True) if self._separator()[0] is None else load(path)
+
+    def analyse(self, samples: np.ndarray, sr: int, embed: bool | None = None) -> LanguageResult:
+        """Detect the language of ``samples`` ((n,) or (channels, n) at ``sr``)."""
+        x = self._input(samples, sr)
         need_embed = bool(embed) or (self.head is not None and self.head.uses_embedding)
         view_logps, out, emb = self._views(x, need_embed)
         if self.head is not None:
@@ -403,14 +413,8 @@ class WhisperLanguageDetector:
         return r.label, r.scores
 
     def analyse_file(self, path: str | Path) -> LanguageResult:
-        """``analyse`` an audio file: decoded mono at 16 kHz, or at its own rate and channels when a separator
-        runs first (separators work on the full-band stereo mix)."""
-        from audio_alchemy.io import load
-
-        if self._separator()[0] is None:
-            a = load(path, sr=SR, mono=True)
-        else:
-            a = load(path)
+        """``analyse`` an audio file (decoded as :meth:`_load` says)."""
+        a = self._load(path)
         return self.analyse(a.samples, a.sr)
 
 
@@ -571,8 +575,6 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
     """
     import csv
 
-    from audio_alchemy.io import load
-
     csv_path = Path(labels_csv)
     rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
     if not rows or target not in rows[0]:
@@ -587,15 +589,10 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
     langs_all: list[str] = []
     for i, r in enumerate(rows):
         try:
-            a = load(csv_path.parent / r["path"], **({} if det._separator()[0] is not None else {"sr": SR, "mono": True}))
+            a = det._load(csv_path.parent / r["path"])
         except Exception:  # noqa: BLE001 - a bad file never stops training; it is skipped
             continue
-        x, sr = det._vocals(a.samples, a.sr)
-        if sr != SR:
-            from audio_alchemy.io import resample
-
-            x = resample(x, sr, SR)
-        view_logps, out, _ = det._views(x)
+        view_logps, out, _ = det._views(det._input(a.samples, a.sr))
         langs_all = out.languages
         logps.append(np.concatenate(view_logps))
         kept.append(i)

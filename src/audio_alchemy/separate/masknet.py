@@ -134,11 +134,7 @@ def separate_22k(model, x: np.ndarray, power: float = 1.0, swap_channels: bool =
         mag = spec.abs()[None]
         if swap_channels:
             mag = torch.cat([mag, mag.flip(1)])
-        mask = predict_mask(members[0], mag)
-        for extra in members[1:]:
-            mask = mask + predict_mask(extra, mag)
-        if len(members) > 1:
-            mask = mask / len(members)
+        mask = sum(predict_mask(m, mag) for m in members) / len(members)
         if power != 1.0:
             a, b = mask ** power, (1 - mask) ** power
             mask = a / (a + b + 1e-8)

@@ -51,8 +51,7 @@ class MaskNetSeparator(Separator):
         self.threads = threads
         self._model = None
         self.meta: dict = {}
-        self._power = power
-        self.power = 1.0 if power is None else float(power)
+        self.power = power  # None: resolved at load time (a single file's stored mask power, 1 for an ensemble)
         self.swap_channels = swap_channels
 
     def _load(self):
@@ -60,7 +59,7 @@ class MaskNetSeparator(Separator):
             loaded = [masknet.load_weights(p) for p in self.weights]
             self._model = [m for m, _ in loaded]
             self.meta = loaded[0][1] if len(loaded) == 1 else {"members": [meta for _, meta in loaded]}
-            if self._power is None:
+            if self.power is None:
                 self.power = float(loaded[0][1].get("mask_power", 1.0)) if len(loaded) == 1 else 1.0
         return self._model
 
