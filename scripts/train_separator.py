@@ -84,7 +84,30 @@ def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: floa
     return v, a
 
 
-def validate(model, val, powers=(1.0,)) -> dict[float, float]:
+def l1_loss(model, v, a, window):
+    """Magnitude L1 of the masked vocals and the residual accompaniment against their references."""
+    V, A = masknet.stft(v, window).abs(), masknet.stft(a, window).abs()
+    X = masknet.stft(v + a, window).abs()[:, :, :masknet.N_BINS]
+    mask = model(X)
+    return (mask * X - V[:, :, :masknet.N_BINS]).abs().mean() + ((1 - mask) * X - A[:, :, :masknet.N_BINS]).abs().mean()
+
+
+def snr_loss(model, v, a, window):
+    """Minus the mean waveform SNR (dB) of vocals and accompaniment = mix - vocals, per example and channel."""
+    mix = v + a
+    spec = masknet.stft(mix, window)
+    mask = masknet.predict_mask(model, spec.abs())
+    est_v = masknet.istft(spec * mask, window, mix.shape[-1])
+    floor = 1e-3 * mix.pow(2).sum(-1)  # -30 dB of the mix: a silent reference cannot dominate the loss
+
+    def snr(ref, est):
+        return 10 * torch.log10((ref.pow(2).sum(-1) + floor) / ((ref - est).pow(2).sum(-1) + floor))
+
+    return -(snr(v, est_v) + snr(a, mix - est_v)).mean() / 2
+
+
+def validate(model, val, powers=(1.0,), statistic: str = "median") -> dict[float, float]:
+    """Vocals SDR over the validation tracks per mask power: their median (the bench's statistic) or mean."""
     model.eval()
     res = {}
     for p in powers:
@@ -93,7 +116,7 @@ def validate(model, val, powers=(1.0,)) -> dict[float, float]:
             mix = v + a
             est_v = masknet.separate_22k(model, mix, power=p)
             scores.append(sdr(np.stack([v, a]), np.stack([est_v, mix - est_v]))[0])
-        res[p] = float(np.nanmedian(scores))
+        res[p] = float(np.nanmedian(scores) if statistic == "median" else np.nanmean(scores))
     model.train()
     return res
 
@@ -115,6 +138,18 @@ def main(argv=None) -> int:
     ap.add_argument("--val-every", type=int, default=100)
     ap.add_argument("--remix-p", type=float, default=0.7)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--init", type=Path, default=None,
+                    help="start from these weights (a masknet*.pt) instead of a fresh network: fine-tuning")
+    ap.add_argument("--loss", choices=("l1", "snr"), default="l1",
+                    help="l1: magnitude L1 of both stems (the recipe of the shipped members); snr: minus the "
+                         "waveform SNR in dB of vocals and accompaniment after the inverse STFT, the quantity "
+                         "SDR scores (a -30 dB floor relative to the mix keeps silent crops finite)")
+    ap.add_argument("--select", choices=("median", "mean"), default="median",
+                    help="validation statistic that picks the checkpoint: the median over the 19 tracks is what "
+                         "the bench reports but jumps by a dB between checkpoints; the mean is steadier")
+    ap.add_argument("--ema", type=float, default=0.0,
+                    help="keep an exponential moving average of the weights (and BatchNorm statistics) with this "
+                         "decay, e.g. 0.995, and validate and save the average instead of the raw weights (0 = off)")
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
@@ -128,24 +163,37 @@ def main(argv=None) -> int:
     train, val = split(tracks, args.val_frac)
     print(f"train {len(train)} tracks, validation {len(val)} tracks ({sorted({artist(t[0]) for t in val})})", flush=True)
 
-    channels = tuple(int(c) for c in args.channels.split(","))
-    model = masknet.build_model(channels)
-    # Initialise the input normalisation from the training mixtures' log-magnitude statistics.
-    with torch.no_grad():
-        window = torch.hann_window(masknet.N_FFT)
-        mags = [masknet.stft(torch.from_numpy(v + a), window).abs()[:, :masknet.N_BINS] for _, v, a in train[:20]]
-        logm = torch.log(torch.cat(mags, dim=-1) + 1e-4)
-        model.in_shift.copy_(logm.mean(dim=(0, 2)).view(1, 1, -1, 1))
-        model.in_scale.copy_((1.0 / (logm.std(dim=(0, 2)) + 1e-3)).view(1, 1, -1, 1))
+    if args.init is not None:
+        model, _ = masknet.load_weights(args.init)
+        channels = tuple(model.config["channels"])
+    else:
+        channels = tuple(int(c) for c in args.channels.split(","))
+        model = masknet.build_model(channels)
+        # Initialise the input normalisation from the training mixtures' log-magnitude statistics.
+        with torch.no_grad():
+            window = torch.hann_window(masknet.N_FFT)
+            mags = [masknet.stft(torch.from_numpy(v + a), window).abs()[:, :masknet.N_BINS] for _, v, a in train[:20]]
+            logm = torch.log(torch.cat(mags, dim=-1) + 1e-4)
+            model.in_shift.copy_(logm.mean(dim=(0, 2)).view(1, 1, -1, 1))
+            model.in_scale.copy_((1.0 / (logm.std(dim=(0, 2)) + 1e-3)).view(1, 1, -1, 1))
     nparams = sum(p.numel() for p in model.parameters())
     print(f"model channels={channels} params={nparams / 1e6:.2f} M", flush=True)
 
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
+    # Validation SDR of the raw weights swings by +-1 dB between checkpoints; an average of the recent weights
+    # is smoother and the checkpoint chosen on validation is then less of a lucky draw.
+    ema = (torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(args.ema),
+                                               use_buffers=True) if args.ema else None)
+    scored = ema.module if ema is not None else model
     length = (args.frames - 1) * masknet.HOP
     budget = args.minutes * 60
     cpu_budget = args.cpu_minutes * 60
     t0, c0 = time.time(), time.process_time()
     best, best_state, step, history = -math.inf, None, 0, []
+    if args.init is not None:  # fine-tuning keeps the starting weights unless validation improves on them
+        best = validate(model, val, statistic=args.select)[1.0]
+        best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+        print(f"start: val vocals SDR {args.select} {best:.2f} dB ({args.init})", flush=True)
     window = torch.hann_window(masknet.N_FFT)
     model.train()
     while True:
@@ -157,44 +205,41 @@ def main(argv=None) -> int:
         for g in opt.param_groups:
             g["lr"] = lr
         v, a = make_batch(train, args.batch, length, rng, args.remix_p)
-        V, A = masknet.stft(v, window).abs(), masknet.stft(a, window).abs()
-        X = masknet.stft(v + a, window).abs()
-        mask = model(X[:, :, :masknet.N_BINS])
-        Xc = X[:, :, :masknet.N_BINS]
-        loss = (mask * Xc - V[:, :, :masknet.N_BINS]).abs().mean() + ((1 - mask) * Xc - A[:, :, :masknet.N_BINS]).abs().mean()
+        loss = (snr_loss if args.loss == "snr" else l1_loss)(model, v, a, window)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        if ema is not None:
+            ema.update_parameters(model)
         step += 1
         if step % args.val_every == 0:
-            score = validate(model, val)[1.0]
+            score = validate(scored, val, statistic=args.select)[1.0]
             cpu = time.process_time() - c0
             history.append({"step": step, "seconds": round(time.time() - t0), "cpu_seconds": round(cpu),
                             "loss": float(loss.detach()), "val_vocals_sdr": score})
             print(f"step {step} t={time.time() - t0:.0f}s cpu={cpu:.0f}s loss={float(loss.detach()):.4f} lr={lr:.2e} "
-                  f"val vocals SDR median {score:.2f} dB", flush=True)
+                  f"val vocals SDR {args.select} {score:.2f} dB", flush=True)
             if score > best:
                 best = score
-                best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
-                model.load_state_dict(best_state)
+                best_state = {k: t.detach().clone() for k, t in scored.state_dict().items()}
                 partial = {"recipe": "scripts/train_separator.py (in progress)", "steps": step,
-                           "val_vocals_sdr_median_db": score, "mask_power": 1.0, "history": history}
+                           f"val_vocals_sdr_{args.select}_db": score, "mask_power": 1.0, "history": history}
                 args.out.parent.mkdir(parents=True, exist_ok=True)
-                masknet.save_weights(model, args.out, partial)  # usable even if training is stopped early
+                masknet.save_weights(scored, args.out, partial)  # usable even if training is stopped early
     if best_state is None:
         best_state = model.state_dict()
     model.load_state_dict(best_state)
-    powers = validate(model, val, powers=(1.0, 1.5, 2.0))
+    powers = validate(model, val, powers=(1.0, 1.5, 2.0), statistic=args.select)
     power = max(powers, key=powers.get)
     print(f"best val vocals SDR {best:.2f} dB; mask power sweep {powers} -> {power}", flush=True)
     meta = {
         "recipe": "scripts/train_separator.py", "args": {k: str(v) for k, v in vars(args).items()},
         "train_tracks": len(train), "val_tracks": [t[0] for t in val], "steps": step,
-        "val_vocals_sdr_median_db": powers[power], "mask_power": power, "history": history,
+        f"val_vocals_sdr_{args.select}_db": powers[power], "mask_power": power, "history": history,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     masknet.save_weights(model, args.out, meta)
-    print(json.dumps({k: meta[k] for k in ("val_vocals_sdr_median_db", "mask_power", "steps")}))
+    print(json.dumps({k: meta[k] for k in (f"val_vocals_sdr_{args.select}_db", "mask_power", "steps")}))
     print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
     return 0
 
