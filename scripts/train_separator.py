@@ -87,8 +87,9 @@ def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: floa
 def l1_loss(model, v, a, window):
     """Magnitude L1 of the masked vocals and the residual accompaniment against their references."""
     V, A = masknet.stft(v, window).abs(), masknet.stft(a, window).abs()
-    X = masknet.stft(v + a, window).abs()[:, :, :masknet.N_BINS]
-    mask = model(X)
+    spec = masknet.stft(v + a, window)[:, :, :masknet.N_BINS]
+    X = spec.abs()
+    mask = model(masknet.model_input(model, spec))
     return (mask * X - V[:, :, :masknet.N_BINS]).abs().mean() + ((1 - mask) * X - A[:, :, :masknet.N_BINS]).abs().mean()
 
 
@@ -96,7 +97,7 @@ def snr_loss(model, v, a, window):
     """Minus the mean waveform SNR (dB) of vocals and accompaniment = mix - vocals, per example and channel."""
     mix = v + a
     spec = masknet.stft(mix, window)
-    mask = masknet.predict_mask(model, spec.abs())
+    mask = masknet.predict_mask(model, spec)
     est_v = masknet.istft(spec * mask, window, mix.shape[-1])
     floor = 1e-3 * mix.pow(2).sum(-1)  # -30 dB of the mix: a silent reference cannot dominate the loss
 
@@ -134,6 +135,8 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=128, help="training crop in STFT frames")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--channels", default="16,32,64,128,128")
+    ap.add_argument("--inputs", choices=tuple(masknet.INPUTS), default="lr",
+                    help="network input: lr = left/right magnitudes (the shipped members); lrms = plus mid/side")
     ap.add_argument("--val-frac", type=float, default=0.1)
     ap.add_argument("--val-every", type=int, default=100)
     ap.add_argument("--remix-p", type=float, default=0.7)
@@ -168,7 +171,7 @@ def main(argv=None) -> int:
         channels = tuple(model.config["channels"])
     else:
         channels = tuple(int(c) for c in args.channels.split(","))
-        model = masknet.build_model(channels)
+        model = masknet.build_model(channels, inputs=args.inputs)
         # Initialise the input normalisation from the training mixtures' log-magnitude statistics.
         with torch.no_grad():
             window = torch.hann_window(masknet.N_FFT)

@@ -24,6 +24,7 @@ class ConstantMask(torch.nn.Module):
     def __init__(self, value: float) -> None:
         super().__init__()
         self.value = value
+        self.config = {"inputs": "lr"}
 
     def forward(self, mag):
         return torch.full_like(mag, self.value)
@@ -85,3 +86,19 @@ def test_fine_tuning_with_ema_writes_loadable_weights_and_keeps_the_start_unless
     start_score = train_separator.validate(masknet.load_weights(start)[0], val, statistic="mean")[1.0]
     assert meta["val_vocals_sdr_mean_db"] >= start_score - 1e-6  # never saves worse than where it started
     assert tuned.config["channels"] == [4, 4, 4, 4, 4]
+
+
+def test_mid_side_input_network_round_trips_and_sees_the_side_channel(tmp_path):
+    model = masknet.build_model((4, 4, 4, 4, 4), inputs="lrms").eval()
+    masknet.save_weights(model, tmp_path / "m.pt", {})
+    loaded, _ = masknet.load_weights(tmp_path / "m.pt")
+    assert loaded.config["inputs"] == "lrms"
+    v, a = _stems(2, n=masknet.SR)
+    spec = masknet.stft((v + a)[0], torch.hann_window(masknet.N_FFT))[None]
+    feats = masknet.model_input(loaded, spec)
+    assert feats.shape == (1, 4) + spec.shape[2:]
+    centred = masknet.model_input(loaded, spec[:, :1].expand(-1, 2, -1, -1))  # L = R: no side, mid = L
+    assert float(centred[:, 3].abs().max()) == 0.0 and torch.allclose(centred[:, 2], centred[:, 0])
+    with torch.inference_mode():
+        mask = masknet.predict_mask(loaded, spec)
+    assert mask.shape == spec.shape and float(mask.min()) >= 0.0 and float(mask.max()) <= 1.0
