@@ -1,7 +1,8 @@
 """A small spectrogram mask network (U-Net, ~0.55 M parameters) trained by us on MUSDB18 train previews.
 
 The network sees the log-magnitude STFT of a stereo mix at 22.05 kHz (n_fft 1024, hop 256, the lowest
-512 bins) and predicts a soft vocal mask per channel. Vocals = mask * mix STFT; accompaniment = mix - vocals,
+512 bins; left and right, and for members built with ``inputs="lrms"`` also mid and side) and predicts a soft
+vocal mask per channel. Vocals = mask * mix STFT; accompaniment = mix - vocals,
 so the two stems always sum to the input. Weights ship in ``separate/weights/``: ``masknet.pt`` plus
 ``masknet_*.pt``, independently trained members of an ensemble whose masks are averaged (the ensemble
 scored higher than each member on the training script's held-out artists). Re-train a member with
