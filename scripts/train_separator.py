@@ -107,19 +107,28 @@ def snr_loss(model, v, a, window):
     return -(snr(v, est_v) + snr(a, mix - est_v)).mean() / 2
 
 
+def val_scores(model, val, power: float = 1.0, swap_channels: bool = False) -> list[float]:
+    """Vocals SDR of each validation track, separated with the package's own inference code."""
+    scores = []
+    for _, v, a in val:
+        mix = v + a
+        est_v = masknet.separate_22k(model, mix, power=power, swap_channels=swap_channels)
+        scores.append(sdr(np.stack([v, a]), np.stack([est_v, mix - est_v]))[0])
+    return scores
+
+
 def validate(model, val, powers=(1.0,), statistic: str = "median") -> dict[float, float]:
     """Vocals SDR over the validation tracks per mask power: their median (the bench's statistic) or mean."""
     model.eval()
-    res = {}
-    for p in powers:
-        scores = []
-        for _, v, a in val:
-            mix = v + a
-            est_v = masknet.separate_22k(model, mix, power=p)
-            scores.append(sdr(np.stack([v, a]), np.stack([est_v, mix - est_v]))[0])
-        res[p] = float(np.nanmedian(scores) if statistic == "median" else np.nanmean(scores))
+    reduce = np.nanmedian if statistic == "median" else np.nanmean
+    res = {p: float(reduce(val_scores(model, val, power=p))) for p in powers}
     model.train()
     return res
+
+
+def snapshot(model) -> dict:
+    """A detached copy of the model's state (parameters and BatchNorm statistics)."""
+    return {k: t.detach().clone() for k, t in model.state_dict().items()}
 
 
 def main(argv=None) -> int:
@@ -166,6 +175,7 @@ def main(argv=None) -> int:
     train, val = split(tracks, args.val_frac)
     print(f"train {len(train)} tracks, validation {len(val)} tracks ({sorted({artist(t[0]) for t in val})})", flush=True)
 
+    window = torch.hann_window(masknet.N_FFT)
     if args.init is not None:
         model, _ = masknet.load_weights(args.init)
         channels = tuple(model.config["channels"])
@@ -174,7 +184,6 @@ def main(argv=None) -> int:
         model = masknet.build_model(channels, inputs=args.inputs)
         # Initialise the input normalisation from the training mixtures' log-magnitude statistics.
         with torch.no_grad():
-            window = torch.hann_window(masknet.N_FFT)
             mags = [masknet.stft(torch.from_numpy(v + a), window).abs()[:, :masknet.N_BINS] for _, v, a in train[:20]]
             logm = torch.log(torch.cat(mags, dim=-1) + 1e-4)
             model.in_shift.copy_(logm.mean(dim=(0, 2)).view(1, 1, -1, 1))
@@ -193,11 +202,11 @@ def main(argv=None) -> int:
     cpu_budget = args.cpu_minutes * 60
     t0, c0 = time.time(), time.process_time()
     best, best_state, step, history = -math.inf, None, 0, []
+    score_key = f"val_vocals_sdr_{args.select}_db"  # metadata name of the validation score
     if args.init is not None:  # fine-tuning keeps the starting weights unless validation improves on them
         best = validate(model, val, statistic=args.select)[1.0]
-        best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
+        best_state = snapshot(model)
         print(f"start: val vocals SDR {args.select} {best:.2f} dB ({args.init})", flush=True)
-    window = torch.hann_window(masknet.N_FFT)
     model.train()
     while True:
         frac = max((time.time() - t0) / budget, (time.process_time() - c0) / cpu_budget,
@@ -224,9 +233,9 @@ def main(argv=None) -> int:
                   f"val vocals SDR {args.select} {score:.2f} dB", flush=True)
             if score > best:
                 best = score
-                best_state = {k: t.detach().clone() for k, t in scored.state_dict().items()}
+                best_state = snapshot(scored)
                 partial = {"recipe": "scripts/train_separator.py (in progress)", "steps": step,
-                           f"val_vocals_sdr_{args.select}_db": score, "mask_power": 1.0, "history": history}
+                           score_key: score, "mask_power": 1.0, "history": history}
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 masknet.save_weights(scored, args.out, partial)  # usable even if training is stopped early
     if best_state is None:
@@ -238,11 +247,11 @@ def main(argv=None) -> int:
     meta = {
         "recipe": "scripts/train_separator.py", "args": {k: str(v) for k, v in vars(args).items()},
         "train_tracks": len(train), "val_tracks": [t[0] for t in val], "steps": step,
-        f"val_vocals_sdr_{args.select}_db": powers[power], "mask_power": power, "history": history,
+        score_key: powers[power], "mask_power": power, "history": history,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     masknet.save_weights(model, args.out, meta)
-    print(json.dumps({k: meta[k] for k in (f"val_vocals_sdr_{args.select}_db", "mask_power", "steps")}))
+    print(json.dumps({k: meta[k] for k in (score_key, "mask_power", "steps")}))
     print(f"saved {args.out} ({args.out.stat().st_size / 1e6:.1f} MB)")
     return 0
 

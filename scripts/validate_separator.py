@@ -26,7 +26,6 @@ import train_separator  # noqa: E402
 
 from audio_alchemy.config import data_path  # noqa: E402
 from audio_alchemy.separate import masknet  # noqa: E402
-from audio_alchemy.separate.evaluate import sdr  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -50,11 +49,7 @@ def main(argv=None) -> int:
                 tag = (f", power {power:g}" if power != 1 else "") + (", L/R swap" if swap else "")
                 entries.append((f"ensemble of {len(models)}{tag}", models, power, swap))
     for name, model, power, swap in entries:
-        scores = []
-        for _, v, a in val:
-            mix = v + a
-            est = masknet.separate_22k(model, mix, power=power, swap_channels=swap)
-            scores.append(sdr(np.stack([v, a]), np.stack([est, mix - est]))[0])
+        scores = train_separator.val_scores(model, val, power=power, swap_channels=swap)
         print(f"{name:40s} validation vocals SDR median {np.nanmedian(scores):.2f} dB, mean {np.nanmean(scores):.2f} dB "
               f"({len(scores)} tracks)")
     return 0
