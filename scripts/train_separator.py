@@ -57,9 +57,46 @@ def split(tracks, val_frac: float):
     return train, val
 
 
-def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: float):
-    vs, as_ = [], []
+def load_extra_vocals(root: Path, level: float) -> tuple[list[np.ndarray], int]:
+    """Unaccompanied singing (``labels.csv`` rows of kind ``singing``, e.g. ``$AUDIO_ALCHEMY_DATA/language``) as
+    extra vocal sources: mono, resampled to the network's rate, scaled to RMS ``level`` (that of the training
+    vocals), duplicated to stereo (a centred voice).
+
+    Returns the clips and the first STFT bin above their original Nyquist (16 kHz clips hold nothing above
+    8 kHz, so the loss ignores the bins above it for them)."""
+    import csv
+
+    from audio_alchemy.io import load, probe
+
+    clips, nyquist = [], masknet.SR / 2
+    with open(root / "labels.csv", newline="", encoding="utf-8") as f:
+        rows = [r for r in csv.DictReader(f) if r.get("kind", "singing") == "singing"]
+    for r in rows:
+        path = root / r["path"]
+        nyquist = min(nyquist, probe(path).sample_rate / 2)
+        x = load(path, sr=masknet.SR, mono=True).samples[0]
+        x = x * (level / (np.sqrt(np.mean(x ** 2)) + 1e-8))
+        clips.append(np.ascontiguousarray(np.stack([x, x]), dtype=np.float32))
+    return clips, int(nyquist / (masknet.SR / masknet.N_FFT))
+
+
+def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: float,
+               extras: list[np.ndarray] = (), extra_p: float = 0.0):
+    """``batch`` random (vocals, accompaniment) crops, shape (batch, 2, length) each, and a bool per example
+    that is True when its vocals came from ``extras`` (band-limited singing; see :func:`load_extra_vocals`)."""
+    vs, as_, from_extra = [], [], []
     for _ in range(batch):
+        if extras and rng.random() < extra_p:
+            v = extras[rng.randrange(len(extras))]
+            off = rng.randrange(0, max(v.shape[1] - length, 1))
+            seg = v[:, off:off + length]
+            seg = np.pad(seg, ((0, 0), (0, length - seg.shape[1]))) * 10 ** (rng.uniform(-6, 6) / 20)
+            a = train[rng.randrange(len(train))][2]
+            off = rng.randrange(0, max(a.shape[1] - length, 1))
+            acc = a[:, off:off + length]
+            acc = np.pad(acc, ((0, 0), (0, length - acc.shape[1]))) * 10 ** (rng.uniform(-6, 6) / 20)
+            vs.append(seg); as_.append(acc[::-1] if rng.random() < 0.5 else acc); from_extra.append(True)
+            continue
         i = rng.randrange(len(train))
         j = rng.randrange(len(train)) if rng.random() < remix_p else i
         srcs = []
@@ -78,19 +115,25 @@ def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: floa
             if rng.random() < 0.5:
                 seg = seg[::-1]
             srcs.append(seg)
-        vs.append(srcs[0]); as_.append(srcs[1])
+        vs.append(srcs[0]); as_.append(srcs[1]); from_extra.append(False)
     v = torch.from_numpy(np.ascontiguousarray(np.stack(vs), dtype=np.float32))
     a = torch.from_numpy(np.ascontiguousarray(np.stack(as_), dtype=np.float32))
-    return v, a
+    return v, a, torch.tensor(from_extra)
 
 
-def l1_loss(model, v, a, window):
-    """Magnitude L1 of the masked vocals and the residual accompaniment against their references."""
+def l1_loss(model, v, a, window, limited=None, cutoff_bin: int = masknet.N_BINS):
+    """Magnitude L1 of the masked vocals and the residual accompaniment against their references; examples
+    flagged in ``limited`` (band-limited vocals) are not scored at bins >= ``cutoff_bin``."""
     V, A = masknet.stft(v, window).abs(), masknet.stft(a, window).abs()
     spec = masknet.stft(v + a, window)[:, :, :masknet.N_BINS]
     X = spec.abs()
     mask = model(masknet.model_input(model, spec))
-    return (mask * X - V[:, :, :masknet.N_BINS]).abs().mean() + ((1 - mask) * X - A[:, :, :masknet.N_BINS]).abs().mean()
+    err = (mask * X - V[:, :, :masknet.N_BINS]).abs() + ((1 - mask) * X - A[:, :, :masknet.N_BINS]).abs()
+    if limited is None or not bool(limited.any()):
+        return err.mean()
+    weight = torch.ones(err.shape[0], 1, err.shape[2], 1)
+    weight[limited, :, cutoff_bin:] = 0.0
+    return (err * weight).sum() / (weight.sum() * err.shape[1] * err.shape[3])
 
 
 def snr_loss(model, v, a, window):
@@ -150,6 +193,10 @@ def main(argv=None) -> int:
     ap.add_argument("--val-every", type=int, default=100)
     ap.add_argument("--remix-p", type=float, default=0.7)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--extra-vocals", type=Path, default=None,
+                    help="a folder with labels.csv of unaccompanied singing (e.g. $AUDIO_ALCHEMY_DATA/language) mixed "
+                         "over random training accompaniments as extra examples")
+    ap.add_argument("--extra-p", type=float, default=0.3, help="share of examples whose vocals come from --extra-vocals")
     ap.add_argument("--init", type=Path, default=None,
                     help="start from these weights (a masknet*.pt) instead of a fresh network: fine-tuning")
     ap.add_argument("--loss", choices=("l1", "snr"), default="l1",
@@ -175,6 +222,11 @@ def main(argv=None) -> int:
     train, val = split(tracks, args.val_frac)
     print(f"train {len(train)} tracks, validation {len(val)} tracks ({sorted({artist(t[0]) for t in val})})", flush=True)
 
+    level = float(np.median([np.sqrt(np.mean(v ** 2)) for _, v, _ in train]))
+    extras, cutoff = load_extra_vocals(args.extra_vocals, level) if args.extra_vocals else ([], masknet.N_BINS)
+    if extras:
+        print(f"extra vocals: {len(extras)} clips ({sum(x.shape[1] for x in extras) / masknet.SR / 60:.1f} min), "
+              f"scored below bin {cutoff}", flush=True)
     window = torch.hann_window(masknet.N_FFT)
     if args.init is not None:
         model, _ = masknet.load_weights(args.init)
@@ -216,8 +268,11 @@ def main(argv=None) -> int:
         lr = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        v, a = make_batch(train, args.batch, length, rng, args.remix_p)
-        loss = (snr_loss if args.loss == "snr" else l1_loss)(model, v, a, window)
+        v, a, limited = make_batch(train, args.batch, length, rng, args.remix_p, extras, args.extra_p)
+        if args.loss == "snr":
+            loss = snr_loss(model, v, a, window)
+        else:
+            loss = l1_loss(model, v, a, window, limited, cutoff)
         opt.zero_grad()
         loss.backward()
         opt.step()

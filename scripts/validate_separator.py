@@ -3,15 +3,19 @@
     python scripts/validate_separator.py                      # every shipped weights/masknet*.pt
     python scripts/validate_separator.py a.pt b.pt c.pt       # any files
     python scripts/validate_separator.py --power 1,1.2 --swap # the ensemble with inference options
+    python scripts/validate_separator.py --subsets a.pt b.pt c.pt d.pt   # every ensemble of 2+ of the files
 
 Validation = the artists ``scripts/train_separator.py`` holds out of ``stems-train`` (``stems/``, the test
 set, is never read), so choosing ensemble members here does not touch the numbers of ``bench/separation.py``.
-Prints the median and mean vocals SDR per file and for the ensemble (masks averaged, as the separator does).
+Prints the median and mean vocals SDR per file and for the ensemble (masks averaged, as the separator does);
+``--subsets`` scores every subset of two or more files instead of the whole ensemble, from each member's masks
+computed once, best vocals mean first (declare the criterion before you look).
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -34,6 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--val-frac", type=float, default=0.1, help="as in train_separator.py")
     ap.add_argument("--power", default="1", help="comma list of mask powers to score the ensemble with, e.g. 1,1.2")
     ap.add_argument("--swap", action="store_true", help="also score the ensemble with the left/right-swap pass")
+    ap.add_argument("--subsets", action="store_true", help="score every ensemble of two or more of the files")
     args = ap.parse_args(argv)
     root = data_path("stems-train")
     if root is None:
@@ -42,6 +47,8 @@ def main(argv=None) -> int:
     files = args.weights or masknet.default_weight_files()
     models = [masknet.load_weights(p)[0] for p in files]
     _, val = train_separator.split(train_separator.load_tracks(root), args.val_frac)
+    if args.subsets:
+        return score_subsets([p.name for p in files], models, val)
     entries = [(p.name, m, 1.0, False) for p, m in zip(files, models)]
     if len(models) > 1:
         for power in (float(v) for v in args.power.split(",")):
@@ -52,6 +59,36 @@ def main(argv=None) -> int:
         scores = train_separator.val_scores(model, val, power=power, swap_channels=swap)
         print(f"{name:40s} validation vocals SDR median {np.nanmedian(scores):.2f} dB, mean {np.nanmean(scores):.2f} dB "
               f"({len(scores)} tracks)")
+    return 0
+
+
+def score_subsets(names: list[str], models: list, val) -> int:
+    """Vocals/accompaniment SDR of every member alone and every subset of 2+ members (masks averaged)."""
+    import torch
+
+    from audio_alchemy.separate.evaluate import sdr
+
+    window = torch.hann_window(masknet.N_FFT)
+    tracks = []  # per validation track: (references, mix, its STFT, each member's mask)
+    with torch.inference_mode():
+        for _, v, a in val:
+            mix = v + a
+            spec = masknet.stft(torch.from_numpy(mix), window)
+            tracks.append((np.stack([v, a]), mix, spec, [masknet.predict_mask(m, spec[None])[0] for m in models]))
+        rows = []
+        for k in range(1, len(models) + 1):
+            for subset in itertools.combinations(range(len(models)), k):
+                scores = []
+                for refs, mix, spec, masks in tracks:
+                    mask = sum(masks[i] for i in subset) / len(subset)
+                    est = masknet.istft(spec * mask, window, mix.shape[-1]).numpy()
+                    scores.append(sdr(refs, np.stack([est, mix - est])))
+                s = np.array(scores)
+                rows.append((np.nanmean(s[:, 0]), np.nanmedian(s[:, 0]), np.nanmedian(s[:, 1]), np.nanmean(s[:, 1]),
+                             " + ".join(names[i] for i in subset)))
+    print(f"{'vocals mean':>11} {'median':>7} | {'accomp. median':>14} {'mean':>6} | members ({len(val)} tracks)")
+    for mean, med, amed, amean, name in sorted(rows, reverse=True):
+        print(f"{mean:11.2f} {med:7.2f} | {amed:14.2f} {amean:6.2f} | {name}")
     return 0
 
 

@@ -102,3 +102,37 @@ def test_mid_side_input_network_round_trips_and_sees_the_side_channel(tmp_path):
     with torch.inference_mode():
         mask = masknet.predict_mask(loaded, spec)
     assert mask.shape == spec.shape and float(mask.min()) >= 0.0 and float(mask.max()) <= 1.0
+
+
+def test_extra_vocals_are_band_limited_centred_and_scored_only_below_their_nyquist(tmp_path):
+    n = 2 * 16000
+    t = np.arange(n) / 16000
+    (tmp_path / "de").mkdir()
+    sf.write(tmp_path / "de" / "sung.ogg", 0.5 * np.sin(2 * np.pi * 220 * t), 16000)
+    sf.write(tmp_path / "de" / "spoken.ogg", 0.5 * np.sin(2 * np.pi * 150 * t), 16000)
+    (tmp_path / "labels.csv").write_text("path,kind\nde/sung.ogg,singing\nde/spoken.ogg,speech\n")
+    clips, cutoff = train_separator.load_extra_vocals(tmp_path, level=0.05)
+    assert len(clips) == 1  # speech rows are not vocals of a song
+    assert cutoff == int(8000 / (masknet.SR / masknet.N_FFT))  # 16 kHz clip: nothing above 8 kHz
+    assert np.array_equal(clips[0][0], clips[0][1])  # centred voice
+    assert np.sqrt(np.mean(clips[0] ** 2)) == pytest.approx(0.05, rel=1e-3)
+
+    v, a = _stems(3, n=2 * masknet.SR)
+    train = [("x", v.numpy()[0], a.numpy()[0])]
+    import random
+
+    vb, ab, limited = train_separator.make_batch(train, 4, 64 * masknet.HOP, random.Random(0), 0.7, clips, 1.0)
+    assert limited.all() and vb.shape == ab.shape == (4, 2, 64 * masknet.HOP)
+    assert torch.equal(vb[:, 0], vb[:, 1])
+
+    # The weighted loss equals the plain L1 restricted to bins below the cut-off for flagged examples.
+    model = ConstantMask(0.5)
+    window = torch.hann_window(masknet.N_FFT)
+    full = train_separator.l1_loss(model, vb, ab, window)
+    assert float(train_separator.l1_loss(model, vb, ab, window, limited, masknet.N_BINS)) == pytest.approx(float(full))
+    X = masknet.stft(vb + ab, window)[:, :, :cutoff].abs()
+    V = masknet.stft(vb, window)[:, :, :cutoff].abs()
+    A = masknet.stft(ab, window)[:, :, :cutoff].abs()
+    expected = ((0.5 * X - V).abs() + (0.5 * X - A).abs()).mean()
+    got = train_separator.l1_loss(model, vb, ab, window, limited, cutoff)
+    assert float(got) == pytest.approx(float(expected), rel=1e-5)
