@@ -80,18 +80,42 @@ def load_extra_vocals(root: Path, level: float) -> tuple[list[np.ndarray], int]:
     return clips, int(nyquist / (masknet.SR / masknet.N_FFT))
 
 
+def load_extra_accompaniment(paths: list[Path], level: float) -> list[np.ndarray]:
+    """Instrumental recordings (no voice anywhere in them) as extra accompaniment: stereo at the network's rate,
+    scaled to RMS ``level`` (that of the training accompaniments)."""
+    from audio_alchemy.io import load, to_channels
+
+    clips = []
+    for path in paths:
+        x = to_channels(load(path, sr=masknet.SR).samples, 2)
+        clips.append(np.ascontiguousarray(x * (level / (np.sqrt(np.mean(x ** 2)) + 1e-8)), dtype=np.float32))
+    return clips
+
+
 def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: float,
-               extras: list[np.ndarray] = (), extra_p: float = 0.0):
+               extras: list[np.ndarray] = (), extra_p: float = 0.0,
+               extra_acc: list[np.ndarray] = (), extra_acc_p: float = 0.0):
     """``batch`` random (vocals, accompaniment) crops, shape (batch, 2, length) each, and a bool per example
-    that is True when its vocals came from ``extras`` (band-limited singing; see :func:`load_extra_vocals`)."""
+    that is True when its vocals came from ``extras`` (band-limited singing; see :func:`load_extra_vocals`).
+
+    Remixed examples take their accompaniment from ``extra_acc`` (instrumental recordings) with probability
+    ``extra_acc_p``. Without extras the random draws are those of the shipped members' recipe."""
     vs, as_, from_extra = [], [], []
+
+    def other_accompaniment():
+        if extra_acc and rng.random() < extra_acc_p:
+            return extra_acc[rng.randrange(len(extra_acc))]
+        return None
+
     for _ in range(batch):
         if extras and rng.random() < extra_p:
             v = extras[rng.randrange(len(extras))]
             off = rng.randrange(0, max(v.shape[1] - length, 1))
             seg = v[:, off:off + length]
             seg = np.pad(seg, ((0, 0), (0, length - seg.shape[1]))) * 10 ** (rng.uniform(-6, 6) / 20)
-            a = train[rng.randrange(len(train))][2]
+            a = other_accompaniment()
+            if a is None:
+                a = train[rng.randrange(len(train))][2]
             off = rng.randrange(0, max(a.shape[1] - length, 1))
             acc = a[:, off:off + length]
             acc = np.pad(acc, ((0, 0), (0, length - acc.shape[1]))) * 10 ** (rng.uniform(-6, 6) / 20)
@@ -99,9 +123,10 @@ def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: floa
             continue
         i = rng.randrange(len(train))
         j = rng.randrange(len(train)) if rng.random() < remix_p else i
+        acc = other_accompaniment() if i != j else None
         srcs = []
         for k, idx in enumerate((i, j)):
-            x = train[idx][1 + k]
+            x = acc if k == 1 and acc is not None else train[idx][1 + k]
             off = rng.randrange(0, max(x.shape[1] - length, 1))
             if i == j and k == 1:
                 off = off_v  # keep natural mixtures time-aligned
@@ -197,6 +222,10 @@ def main(argv=None) -> int:
                     help="a folder with labels.csv of unaccompanied singing (e.g. $AUDIO_ALCHEMY_DATA/language) mixed "
                          "over random training accompaniments as extra examples")
     ap.add_argument("--extra-p", type=float, default=0.3, help="share of examples whose vocals come from --extra-vocals")
+    ap.add_argument("--extra-accompaniment", type=Path, nargs="+", default=[],
+                    help="instrumental recordings (no voice at all) used as the accompaniment of remixed examples")
+    ap.add_argument("--extra-acc-p", type=float, default=0.3,
+                    help="share of remixed examples whose accompaniment comes from --extra-accompaniment")
     ap.add_argument("--init", type=Path, default=None,
                     help="start from these weights (a masknet*.pt) instead of a fresh network: fine-tuning")
     ap.add_argument("--loss", choices=("l1", "snr"), default="l1",
@@ -227,6 +256,11 @@ def main(argv=None) -> int:
     if extras:
         print(f"extra vocals: {len(extras)} clips ({sum(x.shape[1] for x in extras) / masknet.SR / 60:.1f} min), "
               f"scored below bin {cutoff}", flush=True)
+    acc_level = float(np.median([np.sqrt(np.mean(a ** 2)) for _, _, a in train]))
+    extra_acc = load_extra_accompaniment(args.extra_accompaniment, acc_level)
+    if extra_acc:
+        print(f"extra accompaniment: {len(extra_acc)} recordings "
+              f"({sum(x.shape[1] for x in extra_acc) / masknet.SR / 60:.1f} min)", flush=True)
     window = torch.hann_window(masknet.N_FFT)
     if args.init is not None:
         model, _ = masknet.load_weights(args.init)
@@ -268,7 +302,8 @@ def main(argv=None) -> int:
         lr = args.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
         for g in opt.param_groups:
             g["lr"] = lr
-        v, a, limited = make_batch(train, args.batch, length, rng, args.remix_p, extras, args.extra_p)
+        v, a, limited = make_batch(train, args.batch, length, rng, args.remix_p, extras, args.extra_p,
+                                      extra_acc, args.extra_acc_p)
         if args.loss == "snr":
             loss = snr_loss(model, v, a, window)
         else:

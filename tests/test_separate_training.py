@@ -136,3 +136,17 @@ def test_extra_vocals_are_band_limited_centred_and_scored_only_below_their_nyqui
     expected = ((0.5 * X - V).abs() + (0.5 * X - A).abs()).mean()
     got = train_separator.l1_loss(model, vb, ab, window, limited, cutoff)
     assert float(got) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_extra_accompaniment_replaces_remixed_accompaniments_at_the_training_level(tmp_path):
+    t = np.arange(3 * 44100) / 44100
+    sf.write(tmp_path / "organ.ogg", 0.4 * np.sin(2 * np.pi * 97 * t), 44100)  # mono, 44.1 kHz
+    (clip,) = train_separator.load_extra_accompaniment([tmp_path / "organ.ogg"], level=0.02)
+    assert clip.shape == (2, 3 * masknet.SR) and np.sqrt(np.mean(clip ** 2)) == pytest.approx(0.02, rel=1e-3)
+    v, a = _stems(4, n=2 * masknet.SR)
+    train = [("x", v.numpy()[0], a.numpy()[0]), ("y", v.numpy()[0] * 0, a.numpy()[0] * 0)]
+    import random
+
+    _, acc, _ = train_separator.make_batch(train, 8, 32 * masknet.HOP, random.Random(1), 1.0, (), 0.0, [clip * 0 + 1], 1.0)
+    remixed = [k for k in range(8) if float(acc[k].abs().min()) > 0.4]  # the constant clip, at +-6 dB
+    assert remixed and all(torch.allclose(acc[k], acc[k].flatten()[0]) for k in remixed)
