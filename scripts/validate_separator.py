@@ -39,6 +39,7 @@ def main(argv=None) -> int:
     ap.add_argument("--power", default="1", help="comma list of mask powers to score the ensemble with, e.g. 1,1.2")
     ap.add_argument("--swap", action="store_true", help="also score the ensemble with the left/right-swap pass")
     ap.add_argument("--subsets", action="store_true", help="score every ensemble of two or more of the files")
+    ap.add_argument("--max-size", type=int, default=0, help="--subsets: only ensembles of at most N members")
     args = ap.parse_args(argv)
     root = data_path("stems-train")
     if root is None:
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
     models = [masknet.load_weights(p)[0] for p in files]
     _, val = train_separator.split(train_separator.load_tracks(root), args.val_frac)
     if args.subsets:
-        return score_subsets([p.name for p in files], models, val)
+        return score_subsets([p.name for p in files], models, val, args.max_size or len(models))
     entries = [(p.name, m, 1.0, False) for p, m in zip(files, models)]
     if len(models) > 1:
         for power in (float(v) for v in args.power.split(",")):
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def score_subsets(names: list[str], models: list, val) -> int:
+def score_subsets(names: list[str], models: list, val, max_size: int) -> int:
     """Vocals/accompaniment SDR of every member alone and every subset of 2+ members (masks averaged)."""
     import torch
 
@@ -76,7 +77,7 @@ def score_subsets(names: list[str], models: list, val) -> int:
             spec = masknet.stft(torch.from_numpy(mix), window)
             tracks.append((np.stack([v, a]), mix, spec, [masknet.predict_mask(m, spec[None])[0] for m in models]))
         rows = []
-        for k in range(1, len(models) + 1):
+        for k in range(1, min(max_size, len(models)) + 1):
             for subset in itertools.combinations(range(len(models)), k):
                 scores = []
                 for refs, mix, spec, masks in tracks:
