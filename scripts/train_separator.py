@@ -92,6 +92,17 @@ def load_extra_accompaniment(paths: list[Path], level: float) -> list[np.ndarray
     return clips
 
 
+def random_offset(x: np.ndarray, length: int, rng: random.Random) -> int:
+    """A random start for a ``length``-sample crop of ``x`` (channels, n)."""
+    return rng.randrange(0, max(x.shape[1] - length, 1))
+
+
+def crop(x: np.ndarray, off: int, length: int) -> np.ndarray:
+    """``x[:, off:off + length]``, zero-padded at the end to ``length`` samples."""
+    seg = x[:, off:off + length]
+    return np.pad(seg, ((0, 0), (0, length - seg.shape[1]))) if seg.shape[1] < length else seg
+
+
 def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: float,
                extras: list[np.ndarray] = (), extra_p: float = 0.0,
                extra_acc: list[np.ndarray] = (), extra_acc_p: float = 0.0):
@@ -110,15 +121,11 @@ def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: floa
     for _ in range(batch):
         if extras and rng.random() < extra_p:
             v = extras[rng.randrange(len(extras))]
-            off = rng.randrange(0, max(v.shape[1] - length, 1))
-            seg = v[:, off:off + length]
-            seg = np.pad(seg, ((0, 0), (0, length - seg.shape[1]))) * 10 ** (rng.uniform(-6, 6) / 20)
+            seg = crop(v, random_offset(v, length, rng), length) * 10 ** (rng.uniform(-6, 6) / 20)
             a = other_accompaniment()
             if a is None:
                 a = train[rng.randrange(len(train))][2]
-            off = rng.randrange(0, max(a.shape[1] - length, 1))
-            acc = a[:, off:off + length]
-            acc = np.pad(acc, ((0, 0), (0, length - acc.shape[1]))) * 10 ** (rng.uniform(-6, 6) / 20)
+            acc = crop(a, random_offset(a, length, rng), length) * 10 ** (rng.uniform(-6, 6) / 20)
             vs.append(seg); as_.append(acc[::-1] if rng.random() < 0.5 else acc); from_extra.append(True)
             continue
         i = rng.randrange(len(train))
@@ -127,14 +134,12 @@ def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: floa
         srcs = []
         for k, idx in enumerate((i, j)):
             x = acc if k == 1 and acc is not None else train[idx][1 + k]
-            off = rng.randrange(0, max(x.shape[1] - length, 1))
+            off = random_offset(x, length, rng)
             if i == j and k == 1:
                 off = off_v  # keep natural mixtures time-aligned
             if k == 0:
                 off_v = off
-            seg = x[:, off:off + length]
-            if seg.shape[1] < length:
-                seg = np.pad(seg, ((0, 0), (0, length - seg.shape[1])))
+            seg = crop(x, off, length)
             g = 10 ** (rng.uniform(-6, 6) / 20) if i != j else 10 ** (rng.uniform(-3, 3) / 20)
             seg = seg * g
             if rng.random() < 0.5:

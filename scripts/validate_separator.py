@@ -3,13 +3,13 @@
     python scripts/validate_separator.py                      # every shipped weights/masknet*.pt
     python scripts/validate_separator.py a.pt b.pt c.pt       # any files
     python scripts/validate_separator.py --power 1,1.2 --swap # the ensemble with inference options
-    python scripts/validate_separator.py --subsets a.pt b.pt c.pt d.pt   # every ensemble of 2+ of the files
+    python scripts/validate_separator.py --subsets a.pt b.pt c.pt d.pt   # each file and every ensemble of them
 
 Validation = the artists ``scripts/train_separator.py`` holds out of ``stems-train`` (``stems/``, the test
 set, is never read), so choosing ensemble members here does not touch the numbers of ``bench/separation.py``.
 Prints the median and mean vocals SDR per file and for the ensemble (masks averaged, as the separator does);
-``--subsets`` scores every subset of two or more files instead of the whole ensemble, from each member's masks
-computed once, best vocals mean first (declare the criterion before you look).
+``--subsets`` scores each file alone and every ensemble of two or more of them (``--max-size``: at most N) from
+each member's masks computed once, best vocals mean first (declare the criterion before you look).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     ap.add_argument("--val-frac", type=float, default=0.1, help="as in train_separator.py")
     ap.add_argument("--power", default="1", help="comma list of mask powers to score the ensemble with, e.g. 1,1.2")
     ap.add_argument("--swap", action="store_true", help="also score the ensemble with the left/right-swap pass")
-    ap.add_argument("--subsets", action="store_true", help="score every ensemble of two or more of the files")
+    ap.add_argument("--subsets", action="store_true", help="score each file and every ensemble of them")
     ap.add_argument("--max-size", type=int, default=0, help="--subsets: only ensembles of at most N members")
     args = ap.parse_args(argv)
     root = data_path("stems-train")
