@@ -42,8 +42,8 @@ STUDY_LANGUAGES = ("de", "en", "es", "fr", "it", "ja", "ko", "ru", "zh")
 # Which input Whisper hears under ``separate="auto"`` when only the offline mask network is available: measured
 # by ``python bench/language_whisper.py --separate none,auto`` (see docs/models.md, "Mix or vocal stem").
 OFFLINE_SEPARATOR_HELPS = False
-OFFLINE_NOTE = ("the offline separator lowered Whisper's macro-F1 by 0.03 on data/language and 0.15 with "
-                "accompaniment added; see docs/models.md")
+OFFLINE_NOTE = ("the offline separator's vocal stem did not help Whisper: nested macro-F1 -0.01 on data/language, "
+                "-0.03 with accompaniment added; see docs/models.md")
 
 
 class WhisperUnavailable(RuntimeError):
