@@ -57,6 +57,16 @@ def split(tracks, val_frac: float):
     return train, val
 
 
+def rms(x: np.ndarray):
+    """Root-mean-square level of an array (all channels), in the array's float type."""
+    return np.sqrt(np.mean(x ** 2))
+
+
+def random_gain(rng: random.Random, db: float) -> float:
+    """A linear gain drawn uniformly in [-db, +db] decibels."""
+    return 10 ** (rng.uniform(-db, db) / 20)
+
+
 def load_extra_vocals(root: Path, level: float) -> tuple[list[np.ndarray], int]:
     """Unaccompanied singing (``labels.csv`` rows of kind ``singing``, e.g. ``$AUDIO_ALCHEMY_DATA/language``) as
     extra vocal sources: mono, resampled to the network's rate, scaled to RMS ``level`` (that of the training
@@ -75,7 +85,7 @@ def load_extra_vocals(root: Path, level: float) -> tuple[list[np.ndarray], int]:
         path = root / r["path"]
         nyquist = min(nyquist, probe(path).sample_rate / 2)
         x = load(path, sr=masknet.SR, mono=True).samples[0]
-        x = x * (level / (np.sqrt(np.mean(x ** 2)) + 1e-8))
+        x = x * (level / (rms(x) + 1e-8))
         clips.append(np.ascontiguousarray(np.stack([x, x]), dtype=np.float32))
     return clips, int(nyquist / (masknet.SR / masknet.N_FFT))
 
@@ -88,7 +98,7 @@ def load_extra_accompaniment(paths: list[Path], level: float) -> list[np.ndarray
     clips = []
     for path in paths:
         x = to_channels(load(path, sr=masknet.SR).samples, 2)
-        clips.append(np.ascontiguousarray(x * (level / (np.sqrt(np.mean(x ** 2)) + 1e-8)), dtype=np.float32))
+        clips.append(np.ascontiguousarray(x * (level / (rms(x) + 1e-8)), dtype=np.float32))
     return clips
 
 
@@ -121,11 +131,11 @@ def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: floa
     for _ in range(batch):
         if extras and rng.random() < extra_p:
             v = extras[rng.randrange(len(extras))]
-            seg = crop(v, random_offset(v, length, rng), length) * 10 ** (rng.uniform(-6, 6) / 20)
+            seg = crop(v, random_offset(v, length, rng), length) * random_gain(rng, 6)
             a = other_accompaniment()
             if a is None:
                 a = train[rng.randrange(len(train))][2]
-            acc = crop(a, random_offset(a, length, rng), length) * 10 ** (rng.uniform(-6, 6) / 20)
+            acc = crop(a, random_offset(a, length, rng), length) * random_gain(rng, 6)
             vs.append(seg); as_.append(acc[::-1] if rng.random() < 0.5 else acc); from_extra.append(True)
             continue
         i = rng.randrange(len(train))
@@ -139,9 +149,7 @@ def make_batch(train, batch: int, length: int, rng: random.Random, remix_p: floa
                 off = off_v  # keep natural mixtures time-aligned
             if k == 0:
                 off_v = off
-            seg = crop(x, off, length)
-            g = 10 ** (rng.uniform(-6, 6) / 20) if i != j else 10 ** (rng.uniform(-3, 3) / 20)
-            seg = seg * g
+            seg = crop(x, off, length) * random_gain(rng, 6 if i != j else 3)
             if rng.random() < 0.5:
                 seg = seg[::-1]
             srcs.append(seg)
@@ -256,12 +264,12 @@ def main(argv=None) -> int:
     train, val = split(tracks, args.val_frac)
     print(f"train {len(train)} tracks, validation {len(val)} tracks ({sorted({artist(t[0]) for t in val})})", flush=True)
 
-    level = float(np.median([np.sqrt(np.mean(v ** 2)) for _, v, _ in train]))
+    level = float(np.median([rms(v) for _, v, _ in train]))
     extras, cutoff = load_extra_vocals(args.extra_vocals, level) if args.extra_vocals else ([], masknet.N_BINS)
     if extras:
         print(f"extra vocals: {len(extras)} clips ({sum(x.shape[1] for x in extras) / masknet.SR / 60:.1f} min), "
               f"scored below bin {cutoff}", flush=True)
-    acc_level = float(np.median([np.sqrt(np.mean(a ** 2)) for _, _, a in train]))
+    acc_level = float(np.median([rms(a) for _, _, a in train]))
     extra_acc = load_extra_accompaniment(args.extra_accompaniment, acc_level)
     if extra_acc:
         print(f"extra accompaniment: {len(extra_acc)} recordings "
