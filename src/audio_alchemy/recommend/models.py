@@ -195,6 +195,10 @@ class ALS(Model):
                                         iterations=self.iterations, random_state=self.seed, num_threads=_threads(),
                                         calculate_training_loss=False)
             m.fit(X, show_progress=False)
+        self._keep(m)
+
+    def _keep(self, m):
+        """Keep a fitted ``implicit`` model and its factors as dense arrays (users x k, items x k)."""
         self.model = m
         self.U = np.asarray(m.user_factors)
         self.V = np.asarray(m.item_factors)
@@ -231,9 +235,7 @@ class BPR(ALS):
                                         regularization=self.regularization, iterations=self.iterations,
                                         random_state=self.seed, num_threads=_threads())
         m.fit(X, show_progress=False)
-        self.model = m
-        self.U = np.asarray(m.user_factors)
-        self.V = np.asarray(m.item_factors)
+        self._keep(m)
 
     def _user_factors(self, users, X):
         if X is None:
