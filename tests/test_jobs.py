@@ -57,6 +57,45 @@ if __name__ == "__main__":
 """
 
 
+INTERRUPTED_DRIVER = """
+import os, signal, sys, threading, time
+from audio_alchemy import jobs
+
+def slow(x):
+    print(os.getpid(), flush=True)
+    time.sleep(60)
+    return x
+
+if __name__ == "__main__":
+    try:
+        jobs.run([1, 2], slow, lambda *a: None, workers=2, progress=False)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.timeout(60)
+def test_ctrl_c_stops_the_pool_at_once(tmp_path):
+    """Ctrl-C of the driver ends the batch in seconds, not when the running tasks end, and no worker lingers."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "driver.py"
+    script.write_text(INTERRUPTED_DRIVER)
+    driver = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers = [int(driver.stdout.readline()) for _ in range(2)]
+    t0 = time.time()
+    os.kill(driver.pid, signal.SIGINT)
+    out, _ = driver.communicate(timeout=30)
+    assert "interrupted" in out and driver.returncode == 0
+    assert time.time() - t0 < 15, "the driver waited for the running tasks"
+    for pid in workers:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
 @pytest.mark.timeout(60)
 def test_pool_worker_exits_when_the_driver_is_killed(tmp_path):
     """kill -9 of the driver leaves no orphaned pool worker behind (it would wait for tasks forever)."""

@@ -145,8 +145,19 @@ class ProcessPoolExecutor:
         return self._new_pool()
 
     def cancel(self) -> None:
+        """Stop now: drop queued tasks and terminate the workers, whose running tasks are thrown away anyway.
+
+        Workers ignore SIGINT, so without this a Ctrl-C waited for every running task, and a second Ctrl-C
+        during that wait left the interpreter joining the pool at exit for ever.
+        """
         if self._pool is not None:
+            procs = list((getattr(self._pool, "_processes", None) or {}).values())  # CPython's pid -> Process map
             self._pool.shutdown(wait=False, cancel_futures=True)
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.join(timeout=5)
+            self._pool = None
 
     def close(self) -> None:
         if self._pool is not None:
