@@ -119,3 +119,22 @@ def test_pool_worker_exits_when_the_driver_is_killed(tmp_path):
         time.sleep(0.2)
     os.kill(worker, signal.SIGKILL)
     pytest.fail("the pool worker outlived its killed driver by 10 s")
+
+
+def test_interrupted_batch_leaves_an_interrupted_job_row(tmp_path):
+    """Ctrl-C mid-batch: the job row says interrupted, with what was committed and the files that were missing."""
+    from audio_alchemy.library import Library
+
+    def stop_at_two(x: int) -> int:
+        if x == 2:
+            raise KeyboardInterrupt
+        return x
+
+    lib = Library.open(tmp_path / "lib.sqlite")
+    job_id = lib.start_job("test", total=3)
+    with pytest.raises(KeyboardInterrupt):
+        lib.run_job(job_id, lambda: jobs.run([1, 2, 3], stop_at_two, lambda i, r: None, workers=0, progress=False),
+                    missing=["/music/gone.wav: file not found"], skipped=4)
+    row = lib.jobs()[0]
+    assert (row["status"], row["n_done"], row["n_failed"], row["n_skipped"]) == ("interrupted", 1, 1, 4)
+    lib.close()

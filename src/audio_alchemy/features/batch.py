@@ -57,13 +57,15 @@ def _compute_one(task: FeatureTask) -> tuple[dict[str, Any], dict[str, str]]:
     return feats, arts
 
 
-def pending_tasks(lib, feature_set: str = "seed", images: bool = False, force: bool = False) -> tuple[list[FeatureTask], int]:
-    """Tasks for every track without ``(feature_set, VERSION)`` (all tracks with ``force``); also the skip count."""
+def pending_tasks(lib, feature_set: str = "seed", images: bool = False,
+                  force: bool = False) -> tuple[list[FeatureTask], int, list[str]]:
+    """Tasks for every track without ``(feature_set, VERSION)`` (all tracks with ``force``); also the skip count
+    and the error lines of tracks whose files are gone (recorded as errors)."""
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; choose one of {FEATURE_SETS}")
     done = set() if force else lib.tracks_with_features(feature_set, VERSION)
     img_dir = lib.derived_dir("images") if images else None
-    tasks, skipped = [], 0
+    tasks, skipped, missing = [], 0, []
     for t in lib.tracks():
         has_images = images and {"mel_grey_png", "mel_viridis_png", "mel_npz"} <= set(lib.artifacts(t.id))
         if t.id in done and (not images or has_images):
@@ -71,12 +73,11 @@ def pending_tasks(lib, feature_set: str = "seed", images: bool = False, force: b
             continue
         path = lib.track_path(t.id)
         if path is None:
-            lib.record_error(f"features:{feature_set}", f"track {t.id}", "missing_file",
-                             f"track {t.id}: no existing file")
+            missing.append(lib.record_missing_file(f"features:{feature_set}", t.id))
             continue
         stem = str(Path(img_dir) / f"{t.id}") if img_dir is not None else None
         tasks.append(FeatureTask(t.id, path, int(t.track_type), feature_set, stem))
-    return tasks, skipped
+    return tasks, skipped, missing
 
 
 def run_features(lib, feature_set: str = "seed", images: bool = False, workers: int | None = None,
@@ -90,7 +91,7 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
     from ..jobs.parquet_sink import parse_out, run_to_parquet
 
     to_parquet = parse_out(out) is not None  # a bad --out fails here, before any work
-    tasks, skipped = pending_tasks(lib, feature_set, images, force)
+    tasks, skipped, missing = pending_tasks(lib, feature_set, images, force)
     stage = f"features:{feature_set}"
     if to_parquet:
         hashes = {t.id: t.content_hash for t in lib.tracks()}  # lets the merge find the track in any library copy
@@ -100,6 +101,8 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
             payload=lambda t, r: {"track_id": t.track_id, "content_hash": hashes.get(t.track_id), "feature_set":
                                   t.feature_set, "version": VERSION, "data": r[0], "artifacts": r[1]})
         summary.skipped = skipped + written
+        summary.failed += len(missing)
+        summary.errors[:0] = missing[:20]
         return summary
     job_id = lib.start_job(stage, {"feature_set": feature_set, "version": VERSION, "images": images},
                            total=len(tasks))
@@ -115,8 +118,6 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
         lib.record_error(stage, task.path, kind, str(exc) if task.path in str(exc) else f"{task.path}: {exc}",
                          job_id)
 
-    summary = jobs.run(tasks, _compute_one, on_result, on_error, workers=workers,
-                       scheduler=scheduler, desc=f"features {feature_set}", progress=progress)
-    summary.skipped = skipped
-    lib.finish_job(job_id, summary.status, summary.done, summary.failed, skipped)
-    return summary
+    return lib.run_job(job_id, lambda: jobs.run(tasks, _compute_one, on_result, on_error, workers=workers,
+                                                scheduler=scheduler, desc=f"features {feature_set}", progress=progress),
+                       missing, skipped)

@@ -61,8 +61,8 @@ def run(
 
     ``on_error`` receives exceptions raised by ``fn`` (the batch goes on). A worker that dies (segfault,
     OOM kill) is replaced and its item retried ``retries`` times before being reported as an error.
-    KeyboardInterrupt stops the batch: finished items stay stored, the summary says ``interrupted``,
-    and the exception is re-raised for the CLI to report.
+    KeyboardInterrupt stops the batch: finished items stay stored, and the exception is re-raised for the CLI
+    to report, carrying the summary so far (``exc.summary``, status ``interrupted``).
     """
     items = list(items)
     summary = JobSummary(total=len(items))
@@ -94,8 +94,9 @@ def run(
                     if on_error is not None:
                         on_error(item, value)
                 advance(1)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             summary.interrupted = True
+            exc.summary = summary  # what was committed before the interrupt, for the caller's job row
             executor.cancel()
             raise
         finally:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -198,17 +198,20 @@ class Library:
         row = self.conn.execute("SELECT track_id FROM files WHERE raw_path = ?", (os.fsencode(os.path.abspath(s)),)).fetchone()
         if row:
             return self.track(row[0])  # type: ignore[return-value]
-        like = f"%{s.lower()}%"
-        rows = self.conn.execute(
-            f"SELECT {_TRACK_COLS} FROM tracks WHERE track_type = 0 AND "
-            "(lower(coalesce(title,'')) LIKE ? OR lower(coalesce(artist,'') || ' ' || coalesce(title,'')) LIKE ?)",
-            (like, like),
-        ).fetchall()
-        if len(rows) == 1:
-            return _track(rows[0])
-        if not rows:
+        # matched in Python: casefold handles non-ASCII titles (SQLite's lower() does not) and "%"/"_" are literal
+        needle = s.casefold()
+        rows = self.conn.execute(f"SELECT {_TRACK_COLS} FROM tracks WHERE track_type = 0").fetchall()
+        tracks = [_track(r) for r in rows]
+        names = [((t.title or "").casefold(), f"{t.artist or ''} - {t.title or ''}".casefold(),
+                  t.label.casefold(), f"{t.artist or ''} {t.title or ''}".casefold()) for t in tracks]
+        exact = [t for t, n in zip(tracks, names) if needle in n[:3]]  # "Love" picks "Love" over "Love Song"
+        found = exact or [t for t, n in zip(tracks, names) if needle in n[0] or needle in n[3]]
+        if len(found) == 1:
+            return found[0]
+        if not found:
             raise KeyError(f"no track matches {s!r} (give an id from `alchemy ls`, a path or part of a title)")
-        raise KeyError(f"{len(rows)} tracks match {s!r}; be more specific or use an id from `alchemy ls`")
+        shown = "; ".join(f"{t.id}: {t.label}" for t in found[:5]) + ("; ..." if len(found) > 5 else "")
+        raise KeyError(f"{len(found)} tracks match {s!r} ({shown}); be more specific or use an id")
 
     def find_by_hash(self, content_hash: str) -> int | None:
         r = self.conn.execute("SELECT id FROM tracks WHERE content_hash = ?", (content_hash,)).fetchone()
@@ -414,14 +417,18 @@ class Library:
     # -- jobs and errors ---------------------------------------------------------------------------
     def start_job(self, kind: str, params: dict[str, Any] | None = None, total: int = 0) -> int:
         """Record a new batch run (and mark runs whose driver process is gone as interrupted)."""
-        for jid, pid in self.conn.execute("SELECT id, pid FROM jobs WHERE status = 'running'").fetchall():
-            if not _alive(pid):
-                self.conn.execute("UPDATE jobs SET status = 'interrupted' WHERE id = ?", (jid,))
+        self._mark_dead_jobs()
         cur = self.conn.execute(
             "INSERT INTO jobs (kind, params, n_total, pid) VALUES (?, ?, ?, ?)",
             (kind, json.dumps(params or {}, default=str), total, os.getpid()),
         )
         return int(cur.lastrowid)
+
+    def _mark_dead_jobs(self) -> None:
+        """Runs still marked running whose driver process is gone (kill -9) were interrupted."""
+        for jid, pid in self.conn.execute("SELECT id, pid FROM jobs WHERE status = 'running'").fetchall():
+            if not _alive(pid):
+                self.conn.execute("UPDATE jobs SET status = 'interrupted' WHERE id = ?", (jid,))
 
     def finish_job(self, job_id: int, status: str, done: int, failed: int, skipped: int = 0) -> None:
         self.conn.execute(
@@ -430,13 +437,43 @@ class Library:
             (status, done, failed, skipped, job_id),
         )
 
+    def run_job(self, job_id: int, batch: Callable[[], Any], missing: list[str] | None = None, skipped: int = 0):
+        """Run ``batch`` (a :func:`audio_alchemy.jobs.run` call) and record its outcome on the job row, also when
+        Ctrl-C stops it (the row then says ``interrupted`` with what was committed). ``missing``: error lines of
+        items that could not even be queued (their source file is gone), counted as failed."""
+        summary = None
+        try:
+            summary = batch()
+        except KeyboardInterrupt as exc:
+            summary = getattr(exc, "summary", None)  # attached by jobs.run
+            raise
+        finally:
+            if summary is not None:
+                summary.skipped = skipped
+                summary.failed += len(missing or [])
+                summary.errors[:0] = (missing or [])[:20]
+                self.finish_job(job_id, summary.status, summary.done, summary.failed, skipped)
+        return summary
+
+    def record_missing_file(self, stage: str, track_id: int) -> str:
+        """Record that a track has no existing file, naming the file it had; returns the one-line error."""
+        files = self.files(track_id)
+        item = files[0].path if files else f"track {track_id}"
+        message = f"{item}: file not found (track {track_id}); restore it or re-import its folder"
+        self.record_error(stage, item, "missing_file", message)
+        return message
+
     def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
+        self._mark_dead_jobs()
         cols = ("id", "kind", "params", "started_at", "finished_at", "status", "n_total", "n_done", "n_failed", "n_skipped")
         rows = self.conn.execute(f"SELECT {', '.join(cols)} FROM jobs ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
     def record_error(self, stage: str, item: str, kind: str, message: str, job_id: int | None = None) -> None:
-        """Record (or refresh) the error of one item in one stage; the one-line message names the item."""
+        """Record (or refresh) the error of one item in one stage; the one-line message names the item.
+
+        Non-UTF-8 file names are stored in their printable form (:func:`display_path`), as ``files.path`` is."""
+        item, message = display_path(item), display_path(message)
         self.conn.execute(
             "INSERT INTO errors (stage, item, kind, message, job_id) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(stage, item) DO UPDATE SET kind = excluded.kind, message = excluded.message, "
@@ -445,12 +482,14 @@ class Library:
         )
 
     def clear_error(self, stage: str, item: str) -> None:
-        self.conn.execute("DELETE FROM errors WHERE stage = ? AND item = ?", (stage, item))
+        self.conn.execute("DELETE FROM errors WHERE stage = ? AND item = ?", (stage, display_path(item)))
 
     def errors(self, stage: str | None = None) -> list[dict[str, Any]]:
         cols = ("stage", "item", "kind", "message", "job_id", "at")
-        q = f"SELECT {', '.join(cols)} FROM errors" + (" WHERE stage = ?" if stage else "") + " ORDER BY id"
-        return [dict(zip(cols, r, strict=True)) for r in self.conn.execute(q, (stage,) if stage else ())]
+        # "features" also selects "features:seed", "features:full"
+        q = f"SELECT {', '.join(cols)} FROM errors" + (" WHERE stage = ? OR substr(stage, 1, ?) = ?" if stage else "")
+        args = (stage, len(stage) + 1, stage + ":") if stage else ()
+        return [dict(zip(cols, r, strict=True)) for r in self.conn.execute(q + " ORDER BY id", args)]
 
     def stats(self) -> dict[str, int]:
         """Counts for summaries: tracks by type, files, feature rows, predictions, ratings, errors."""

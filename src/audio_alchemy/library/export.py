@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .db import Library, Track
+from .db import Library, Track, display_path
 
 KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -46,13 +46,13 @@ def _features(lib: Library, t: Track) -> dict[str, Any]:
 
 def _links(lib: Library, t: Track) -> dict[str, Any]:
     files = lib.files(t.id)
-    by_fmt = {f.format: f.path for f in files}
+    first = {fmt: next((f.path for f in files if f.format == fmt), None) for fmt in ("wav", "mp3")}
     arts = lib.artifacts(t.id)
     return {
         "yt_link": (t.extra or {}).get("yt_link") or (t.extra or {}).get("source_url"),
-        "wav_link": by_fmt.get("wav") or arts.get("wav"),
-        "mp3_link": by_fmt.get("mp3") or arts.get("mp3"),
-        "other_links": [f.path for f in files if f.format not in ("wav", "mp3")],
+        "wav_link": first["wav"] or arts.get("wav"),
+        "mp3_link": first["mp3"] or arts.get("mp3"),
+        "other_links": [f.path for f in files if f.path not in first.values()],  # a second WAV too
     }
 
 
@@ -114,7 +114,7 @@ def flat_row(lib: Library, t: Track) -> dict[str, Any]:
         "track_id": t.id, "parent_id": t.parent_id, "track_type": t.track_type, "separator": t.separator,
         "artist": t.artist, "title": t.title, "album": t.album, "genre": t.genre, "year": t.year,
         "language": t.language, "country": t.country, "duration": t.duration, "sample_rate": t.sample_rate,
-        "channels": t.channels, "path": lib.track_path(t.id),
+        "channels": t.channels, "path": (p := lib.track_path(t.id)) and display_path(p),  # UTF-8 for CSV/Parquet
     }
     for k, v in _features(lib, t).items():
         if isinstance(v, (int, float, str, bool)) or v is None:

@@ -215,5 +215,5 @@ def import_paths(
                        scheduler=scheduler, desc="import", progress=progress, label=display_path)
         status = res.status
     finally:
-        lib.finish_job(job_id, status, summary.new_files + summary.unchanged, summary.failed, summary.unchanged)
+        lib.finish_job(job_id, status, summary.new_files, summary.failed, summary.unchanged)
     return summary

@@ -145,12 +145,13 @@ def _separate_one(task: SeparationTask) -> dict:
 
 
 def pending_tasks(lib, sep: Separator, model: str, model_dir: str | None = None, device: str = "auto",
-                  workers: int = 1, track_ids: list[int] | None = None) -> tuple[list[SeparationTask], int]:
-    """Tasks for every song lacking a vocals or accompaniment stem by ``sep.id``; also the skip count."""
+                  workers: int = 1, track_ids: list[int] | None = None) -> tuple[list[SeparationTask], int, list[str]]:
+    """Tasks for every song lacking a vocals or accompaniment stem by ``sep.id``; also the skip count and the
+    error lines of songs whose files are gone (recorded as errors)."""
     out_dir = lib.derived_dir("stems", _safe(sep.id))
     cores = max(os.cpu_count() or 1, 1)
     threads = max(cores // max(workers, 1), 1)
-    tasks, skipped = [], 0
+    tasks, skipped, missing = [], 0, []
     wanted = set(track_ids) if track_ids else None
     for t in lib.tracks(track_type=0):
         if wanted is not None and t.id not in wanted:
@@ -161,10 +162,10 @@ def pending_tasks(lib, sep: Separator, model: str, model_dir: str | None = None,
             continue
         path = lib.track_path(t.id)
         if path is None:
-            lib.record_error(STAGE, f"track {t.id}", "missing_file", f"track {t.id}: no existing file")
+            missing.append(lib.record_missing_file(STAGE, t.id))
             continue
         tasks.append(SeparationTask(t.id, path, t.content_hash, str(out_dir), model, model_dir, device, threads))
-    return tasks, skipped
+    return tasks, skipped, missing
 
 
 def run_separation(lib, model: str = "auto", workers: int | None = None, model_dir: str | Path | None = None,
@@ -184,7 +185,7 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
     n_workers = jobs.default_workers() if workers is None else workers
     if hasattr(sep, "model_name") or n_workers <= 1:
         n_workers = 0  # Demucs: one in-process model on every core beats several processes competing for them
-    tasks, skipped = pending_tasks(lib, sep, concrete, model_dir, device, max(n_workers, 1), track_ids)
+    tasks, skipped, missing = pending_tasks(lib, sep, concrete, model_dir, device, max(n_workers, 1), track_ids)
     if len(tasks) <= 1:
         n_workers = 0
     if n_workers == 0:
@@ -202,8 +203,7 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
         msg = str(exc) if task.path in str(exc) else f"{task.path}: {exc}"
         lib.record_error(STAGE, task.path, kind, msg, job_id)
 
-    summary = jobs.run(tasks, functools.partial(_separate_one), on_result, on_error, workers=n_workers,
-                       scheduler=scheduler, desc=f"separate ({sep.id})", progress=progress)
-    summary.skipped = skipped
-    lib.finish_job(job_id, summary.status, summary.done, summary.failed, skipped)
-    return summary
+    return lib.run_job(job_id, lambda: jobs.run(tasks, functools.partial(_separate_one), on_result, on_error,
+                                                workers=n_workers, scheduler=scheduler, desc=f"separate ({sep.id})",
+                                                progress=progress),
+                       missing, skipped)
