@@ -59,3 +59,49 @@ def test_version_and_help():
     r = runner.invoke(app, ["--help"])
     for cmd in ("import", "ls", "info", "errors", "export", "demo"):
         assert cmd in r.output
+
+
+def test_awkward_names_titles_and_missing_files(tmp_path):
+    """Non-UTF-8 names, rich-markup-like titles and vanished files: every command still answers, errors name files."""
+    import os
+    import shutil
+
+    src = tmp_path / "music"
+    io.save(src / "Song [remix].wav", music(2.0, 22050, seed=3), 22050)
+    io.save(src / "Love.wav", music(2.0, 22050, seed=4), 22050)
+    io.save(src / "Love Song.wav", music(2.0, 22050, seed=5), 22050)
+    io.save(src / "100 Percent.wav", music(2.0, 22050, seed=6), 22050)
+    io.save(tmp_path / "tmp.wav", music(2.0, 22050, seed=7), 22050)
+    shutil.move(str(tmp_path / "tmp.wav"), os.fsencode(str(src)) + b"/bad\xff\xfename.wav")
+    io.save(src / "gone.wav", music(2.0, 22050, seed=8), 22050)
+    db = str(tmp_path / "lib.sqlite")
+    assert runner.invoke(app, ["import", str(src), "--db", db, "--workers", "0"]).exit_code == 0
+    os.remove(src / "gone.wav")
+
+    r = runner.invoke(app, ["ls", "--db", db])
+    assert r.exit_code == 0 and "Song [remix]" in r.output, r.output
+    r = runner.invoke(app, ["info", "remix", "--db", db])
+    assert r.exit_code == 0 and "Song [remix].wav" in r.output.replace("\n", ""), r.output
+    assert runner.invoke(app, ["info", "Love", "--db", db, "--json"]).exit_code == 0  # exact title beats "Love Song"
+    r = runner.invoke(app, ["info", "100%", "--db", db, "--json"])
+    assert r.exit_code == 1 and "no track matches" in r.output  # % is literal, not a wildcard
+    r = runner.invoke(app, ["info", "love s", "--db", db, "--json"])
+    assert json.loads(r.output)["title"] == "Love Song"
+
+    r = runner.invoke(app, ["features", "--db", db, "--workers", "0"])
+    assert r.exit_code == 0, r.output
+    assert "5 computed" in r.output and "1 error(s)" in r.output.replace("\n", " "), r.output
+    r = runner.invoke(app, ["errors", "--db", db, "--stage", "features", "--json"])
+    errs = [json.loads(line) for line in r.output.splitlines()]
+    assert [e["kind"] for e in errs] == ["missing_file"] and errs[0]["item"].endswith("gone.wav")
+    r = runner.invoke(app, ["jobs", "--db", db, "--json"])
+    job = json.loads(r.output.splitlines()[0])
+    assert (job["status"], job["n_done"], job["n_failed"]) == ("done", 5, 1), job
+
+    for fmt in ("csv", "parquet", "json"):
+        out = tmp_path / f"lib.{fmt}"
+        r = runner.invoke(app, ["export", "--db", db, "-f", fmt, "-o", str(out)])
+        assert r.exit_code == 0 and out.stat().st_size > 0, r.output
+    assert "bad\\xff\\xfename.wav" in (tmp_path / "lib.csv").read_text()
+    r = runner.invoke(app, ["export", "--db", db, "-f", "csv", "-o", str(tmp_path)])
+    assert r.exit_code == 1 and "is a folder" in " ".join(r.output.split())

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..library import Library
 
@@ -44,8 +45,13 @@ def open_library(db: Path | None) -> Iterator[Library]:
 
 def fail(message: str, code: int = 1) -> None:
     """Print one red error line and exit."""
-    err_console.print(f"[red]error:[/red] {message}", highlight=False)
+    err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
+
+
+def esc(value: Any) -> str:
+    """``str(value)`` with rich markup escaped: titles, paths and messages may contain ``[...]``."""
+    return escape(str(value))
 
 
 def print_json(obj: Any) -> None:
@@ -56,7 +62,7 @@ def print_json(obj: Any) -> None:
 def print_errors(errors: list[str], shown: int = 10) -> None:
     """The first few per-item error lines of a batch, then a pointer to `alchemy errors`."""
     for line in errors[:shown]:
-        err_console.print(f"  [red]✗[/red] {line}", highlight=False)
+        err_console.print(f"  [red]✗[/red] {escape(line)}", highlight=False)
     if len(errors) > shown:
         err_console.print(f"  ... and {len(errors) - shown} more: see `alchemy errors`")
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..library import Library, import_paths
 from ..library.export import export as export_library
-from .common import DbOption, SchedulerOption, WorkersOption, console, fail, interrupted, open_library, print_errors, print_json
+from .common import DbOption, SchedulerOption, WorkersOption, console, esc, fail, interrupted, open_library, print_errors, print_json
 
 
 def import_cmd(
@@ -55,7 +55,7 @@ def ls_cmd(
             return
         table = Table("id", "type", "artist", "title", "genre", "duration", "files")
         for t in tracks:
-            table.add_row(str(t.id), t.type_name, t.artist or "", t.title or "", t.genre or "",
+            table.add_row(str(t.id), t.type_name, esc(t.artist or ""), esc(t.title or ""), esc(t.genre or ""),
                           f"{t.duration:.1f} s" if t.duration else "", str(len(lib.files(t.id))))
         console.print(table)
 
@@ -78,22 +78,23 @@ def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part 
         if as_json:
             print_json(info)
             return
-        console.print(f"[bold]{t.label}[/bold]  (id {t.id}, {t.type_name})")
+        console.print(f"[bold]{esc(t.label)}[/bold]  (id {t.id}, {t.type_name})", highlight=False)
         for k in ("album", "genre", "year", "language", "country", "duration", "sample_rate", "channels", "content_hash"):
             if info.get(k) not in (None, ""):
-                console.print(f"  {k:13s} {info[k]}")
+                v = info[k]
+                console.print(f"  {k:13s} {round(v, 3) if isinstance(v, float) else esc(v)}", highlight=False)
         for f in info["files"]:
-            console.print(f"  file          {f['path']} ({f['format']}, {f['role']})", highlight=False)
+            console.print(f"  file          {esc(f['path'])} ({f['format']}, {f['role']})", highlight=False)
         for name, sid in info["stems"].items():
             console.print(f"  stem          {name}: track {sid}")
         for fs, data in info["features"].items():
             scalars = {k: v for k, v in data.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
             shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(scalars.items())[:12])
-            console.print(f"  features[{fs}] {shown}{' ...' if len(scalars) > 12 else ''}", highlight=False)
+            console.print(esc(f"  features[{fs}] {shown}{' ...' if len(scalars) > 12 else ''}"), highlight=False)
         for p in info["predictions"]:
-            console.print(f"  predicted     {p['task']}: {p['label']} ({p['model']})")
+            console.print(esc(f"  predicted     {p['task']}: {p['label']} ({p['model']})"), highlight=False)
         for r in info["ratings"]:
-            console.print(f"  rating        {r['score']}/{r['scale']} by {r['user_id']}")
+            console.print(esc(f"  rating        {r['score']}/{r['scale']} by {r['user_id']}"), highlight=False)
 
 
 def errors_cmd(db: DbOption = None, stage: Annotated[str | None, typer.Option(help="Only this stage (import, features, ...).")] = None,
@@ -108,12 +109,16 @@ def errors_cmd(db: DbOption = None, stage: Annotated[str | None, typer.Option(he
         if not rows:
             console.print("no errors recorded")
         for r in rows:
-            console.print(f"[red]{r['stage']}[/red] {r['kind']}: {r['message']}", highlight=False)
+            console.print(f"[red]{esc(r['stage'])}[/red] {esc(r['kind'])}: {esc(r['message'])}", highlight=False)
 
 
-def jobs_cmd(db: DbOption = None) -> None:
-    """Recent batch jobs with their status and counts."""
+def jobs_cmd(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False) -> None:
+    """Recent batch jobs with their status and counts (newest first)."""
     with open_library(db) as lib:
+        if as_json:
+            for j in lib.jobs():
+                print_json(j)
+            return
         table = Table("id", "kind", "status", "started", "total", "done", "failed", "skipped")
         for j in lib.jobs():
             table.add_row(*(str(j[k]) for k in ("id", "kind", "status", "started_at", "n_total", "n_done", "n_failed", "n_skipped")))
@@ -128,9 +133,14 @@ def export_cmd(
     """Export the library: JSON in the study's per-song schema, or CSV/Parquet with one row per track."""
     if fmt not in ("json", "csv", "parquet"):
         fail(f"unknown format {fmt!r}: use json, csv or parquet")
+    if out.is_dir():
+        fail(f"{out} is a folder: give a file name, e.g. -o {out / ('library.' + fmt)}")
     with open_library(db) as lib:
-        n = export_library(lib, fmt, out)
-    console.print(f"wrote {n} record(s) to {out}")
+        try:
+            n = export_library(lib, fmt, out)
+        except OSError as exc:
+            fail(f"cannot write {out}: {exc.strerror or exc}")
+    console.print(f"wrote {n} record(s) to {esc(out)}", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, console, err_console, fail, open_library, print_json
+from .common import DbOption, console, err_console, esc, fail, open_library, print_json
 
 TASKS = ("genre", "language")
 # evaluated by --model all (the CNN is included but time-boxed; see models/cnn.py)
@@ -94,7 +94,7 @@ def train_cmd(
         fail(str(exc))
     rec.save(out)
     for e in errors:
-        err_console.print(f"[yellow]skipped[/yellow] {e}", highlight=False)
+        err_console.print(f"[yellow]skipped[/yellow] {esc(e)}", highlight=False)
     m = rec.info["training_metrics"]
     console.print(f"trained [bold]{rec.model}[/bold] for {task} on {rec.info['n_examples']} files "
                   f"({len(rec.labels)} labels) in {time.perf_counter() - t0:.1f}s; "
@@ -166,7 +166,8 @@ def predict_cmd(
         for r in rec.predict_files(files):
             if "error" in r:
                 failed += 1
-                err_console.print(f"[red]error[/red] {r['path']}: {r['error']}", highlight=False)
+                line = r["error"] if str(r["path"]) in str(r["error"]) else f"{r['path']}: {r['error']}"
+                err_console.print(f"[red]error[/red] {esc(line)}", highlight=False)
                 if as_json:
                     print_json(r)
                 continue
@@ -174,7 +175,7 @@ def predict_cmd(
                 print_json(r)
             else:
                 top = sorted(r["scores"].items(), key=lambda kv: -kv[1])[:3]
-                console.print(f"{r['path']}\t[bold]{r['label']}[/bold]\t"
+                console.print(f"{esc(r['path'])}\t[bold]{esc(r['label'])}[/bold]\t"
                               + "  ".join(f"{k} {v:.2f}" for k, v in top)
                               + (f"\tinput: {r['input']}" if "input" in r else ""), highlight=False)
         if failed == len(files):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import DbOption, console, err_console, fail, open_library, print_json
+from .common import DbOption, console, err_console, esc, fail, open_library, print_json
 
 JsonOption = Annotated[bool, typer.Option("--json", help="One JSON object per line.")]
 
@@ -34,7 +34,8 @@ def rate_cmd(
         except KeyError as exc:
             fail(str(exc.args[0]))
         norm = lib.add_rating(t.id, user, scale, score)
-        console.print(f"rated [bold]{t.label}[/bold] {score}/{scale} for {user} (normalised {norm:.2f})", highlight=False)
+        console.print(f"rated [bold]{esc(t.label)}[/bold] {score}/{scale} for {esc(user)} (normalised {norm:.2f})",
+                      highlight=False)
 
 
 def _print_recs(recs, as_json: bool, title: str) -> None:
@@ -42,13 +43,13 @@ def _print_recs(recs, as_json: bool, title: str) -> None:
         for r in recs:
             print_json(r.to_dict())
         if recs.note:
-            err_console.print(f"note: {recs.note}", highlight=False)
+            err_console.print(f"note: {esc(recs.note)}", highlight=False)
         return
     if recs.note:
-        console.print(f"[yellow]note:[/yellow] {recs.note}", highlight=False)
+        console.print(f"[yellow]note:[/yellow] {esc(recs.note)}", highlight=False)
     table = Table("#", "id", "track", "score", "why", title=title)
     for k, r in enumerate(recs, 1):
-        table.add_row(str(k), str(r.item), r.label or "", f"{r.score:.3f}", r.reason)
+        table.add_row(str(k), esc(r.item), esc(r.label or ""), f"{r.score:.3f}", esc(r.reason))
     console.print(table)
 
 

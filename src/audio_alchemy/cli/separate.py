@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, WorkersOption, console, err_console, fail, interrupted, open_library, print_json
+from .common import DbOption, WorkersOption, console, err_console, esc, fail, interrupted, open_library, print_json
 
 ModelOption = Annotated[
     str, typer.Option("--model", "-m", help="auto (Demucs htdemucs if its weights are on disk, else masknet), "
@@ -38,7 +38,7 @@ def separate_cmd(
             fail(str(exc))
     console.print(f"separated {summary.done}, already done {summary.skipped}, failed {summary.failed}")
     for line in summary.errors[:10]:
-        err_console.print(f"[red]failed:[/red] {line}", highlight=False)
+        err_console.print(f"[red]failed:[/red] {esc(line)}", highlight=False)
     if summary.failed:
         raise typer.Exit(1)
 
