@@ -105,3 +105,27 @@ def test_awkward_names_titles_and_missing_files(tmp_path):
     assert "bad\\xff\\xfename.wav" in (tmp_path / "lib.csv").read_text()
     r = runner.invoke(app, ["export", "--db", db, "-f", "csv", "-o", str(tmp_path)])
     assert r.exit_code == 1 and "is a folder" in " ".join(r.output.split())
+
+
+def test_bad_options_are_one_line_errors(tmp_path):
+    """Wrong values are refused with a message, not a traceback or a silent default."""
+    import socket
+
+    db = str(tmp_path / "lib.sqlite")
+    cases = [
+        (["features", "--db", db, "--scheduler", "bogus"], "use local, dask"),
+        (["separate", "--db", db, "--device", "tpu"], "unknown device"),
+        (["recommend", "--db", db, "-n", "0"], "-n"),
+        (["convert", "a.wav", "b.mp3", "--bitrate", "7"], "--bitrate"),
+        (["eval", "separation", "--stems", str(tmp_path)], "no track folders"),
+        (["export", "--db", db, "-o", str(tmp_path)], "is a folder"),
+    ]
+    for args, expected in cases:
+        r = runner.invoke(app, args)
+        assert r.exit_code != 0 and expected in " ".join(r.output.split()), (args, r.output)
+        assert "Traceback" not in r.output
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        r = runner.invoke(app, ["serve", "--db", db, "--port", str(busy.getsockname()[1])])
+        assert r.exit_code == 1 and "cannot serve" in r.output and "player:" not in r.output

@@ -68,6 +68,13 @@ def test_compare_finds_a_lowpass_cutoff():
     assert c.cutoff_hz == pytest.approx(5000, rel=0.25)
 
 
+def test_compare_silence():
+    """Two silences have the same (empty) spectrum; silence against music shares nothing."""
+    z = np.zeros(44100, np.float32)
+    assert compare_arrays(z, 44100, z, 22050).histogram_similarity == 1.0
+    assert compare_arrays(z, 44100, music(1.0), 44100).histogram_similarity == 0.0
+
+
 @pytest.fixture()
 def small_library(tmp_path):
     from audio_alchemy.library import Library, import_paths

@@ -121,6 +121,9 @@ def test_missing_offline_explains_what_to_do(tmp_path, fake, monkeypatch):
     assert "HF_HUB_OFFLINE" in msg and "--offline-dir" in msg and "--model-dir" in msg and "nobody/fake-model" in msg
     with pytest.raises(store.ModelMissing, match="offline-dir"):
         store.path("fake-model")
+    with pytest.raises(store.ModelMissing, match="is not a folder"):
+        store.fetch("fake-model", offline_dir=tmp_path / "absent")
+    (tmp_path / "empty").mkdir()
     with pytest.raises(store.ModelMissing, match="does not hold"):
         store.fetch("fake-model", offline_dir=tmp_path / "empty")
 

@@ -23,10 +23,17 @@ DbOption = Annotated[
     typer.Option("--db", help="Library database file (default: $AUDIO_ALCHEMY_HOME/library.sqlite).", show_default=False),
 ]
 WorkersOption = Annotated[
-    int | None, typer.Option("--workers", "-w", help="Worker processes (default: number of cores; 0 = in-process).")
+    int | None, typer.Option("--workers", "-w", min=0, help="Worker processes (default: number of cores; 0 = in-process).")
 ]
+def _check_scheduler(value: str | None) -> str | None:
+    if value is not None and value not in ("local", "inline", "dask") and "://" not in value:
+        raise typer.BadParameter(f"{value!r}: use local, dask or tcp://HOST:8786")
+    return value
+
+
 SchedulerOption = Annotated[
-    str, typer.Option("--scheduler", help="local (process pool), dask (LocalCluster) or tcp://HOST:8786.")
+    str, typer.Option("--scheduler", callback=_check_scheduler,
+                      help="local (process pool), dask (LocalCluster) or tcp://HOST:8786.")
 ]
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, fail, interrupted, open_library, print_json
+from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, esc, fail, interrupted, open_library, print_json
 
 
 def features_cmd(
@@ -17,7 +17,7 @@ def features_cmd(
     out: Annotated[str | None, typer.Option("--out", help="Library job: parquet://DIR writes the results to a Parquet "
                                             "dataset (merge with `alchemy import-results DIR`) instead of the database. "
                                             "With FILE and --images: image file stem (default beside the file).")] = None,
-    track_type: Annotated[int, typer.Option("--track-type", help="With FILE: 0 full mix, 1 vocals, 2 accompaniment.")] = 0,
+    track_type: Annotated[int, typer.Option("--track-type", min=0, max=2, help="With FILE: 0 full mix, 1 vocals, 2 accompaniment.")] = 0,
     workers: WorkersOption = None,
     scheduler: SchedulerOption = "local",
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -54,7 +54,7 @@ def features_cmd(
         if root is not None:
             console.print(f"results written to {root}. Merge with: alchemy import-results {root}")
         for line in s.errors[:10]:
-            err_console.print(f"  [red]✗[/red] {line}", highlight=False)
+            err_console.print(f"  [red]✗[/red] {esc(line)}", highlight=False)
 
 
 def _one_file(file: Path, feature_set: str, images: bool, out: Path | None, track_type: int, as_json: bool) -> None:
@@ -118,7 +118,8 @@ def compare_cmd(
                   f"(cosine {c.cosine_similarity:.4f}), analysed at {c.sr} Hz")
     console.print("per octave band, B - A (dB): " + ", ".join(
         f"{k} Hz {v:+.2f}" for k, v in c.band_db_diff.items() if v is not None))
-    console.print(f"cutoff: {'%.0f Hz' % c.cutoff_hz if c.cutoff_hz else 'none (B kept the full band)'}")
+    kept = f"none (B kept the compared band, up to {c.sr / 2:.0f} Hz: the lower file's Nyquist frequency)"
+    console.print(f"cutoff: {'%.0f Hz' % c.cutoff_hz if c.cutoff_hz else kept}")
     if plot is not None:
         console.print(f"plot: {plot}")
 
@@ -126,17 +127,20 @@ def compare_cmd(
 def convert_cmd(
     src: Annotated[Path, typer.Argument(help="Input audio file.")],
     dst: Annotated[Path, typer.Argument(help="Output file; the format follows the suffix (.wav, .flac, .ogg, .mp3).")],
-    bitrate: Annotated[int, typer.Option("--bitrate", help="MP3 kbit/s.")] = 192,
+    bitrate: Annotated[int, typer.Option("--bitrate", min=32, max=320,
+                                         help="MP3 kbit/s (32-320; LAME rounds to a standard rate).")] = 192,
 ) -> None:
     """Convert between WAV, FLAC, OGG and MP3 (decode, then encode; LAME for MP3)."""
-    from ..io import AudioError, load, save
+    from ..io import AudioError, load, probe, save
 
     try:
         audio = load(src)
         out = save(dst, audio.samples, audio.sr, bitrate=bitrate)
+        written = probe(out)  # what the file holds: MP3 resamples rates it cannot carry (e.g. 96 kHz -> 44.1 kHz)
     except (AudioError, ValueError) as exc:
         fail(str(exc))
-    console.print(f"wrote {out} ({audio.duration:.1f} s, {audio.sr} Hz, {audio.samples.shape[0]} ch)")
+    console.print(f"wrote {esc(out)} ({audio.duration:.1f} s, {written.sample_rate} Hz, {written.channels} ch)",
+                  highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -143,7 +143,7 @@ def predict_cmd(
     model: Annotated[Path, typer.Option("--model", help="Model directory written by `alchemy train`.")],
     files: Annotated[list[Path] | None, typer.Argument(help="Audio files; none = every library track.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
-    track_type: Annotated[int, typer.Option("--track-type", help="Library tracks: 0 full mix, 1 vocals, 2 accompaniment.")] = 0,
+    track_type: Annotated[int, typer.Option("--track-type", min=0, max=2, help="Library tracks: 0 full mix, 1 vocals, 2 accompaniment.")] = 0,
     model_dir: ModelDirOpt = None,
     separate: SeparateOpt = None,
     db: DbOption = None,
@@ -250,7 +250,8 @@ def study_reproduce_cmd(
 
     seed_dir = seed_dir or data_path("seed")
     if seed_dir is None or not Path(seed_dir).is_dir():
-        fail("the study's CSVs were not found: pass --seed-dir or set AUDIO_ALCHEMY_DATA")
+        fail(f"the study's CSVs were not found in {seed_dir}" if seed_dir else
+             "the study's CSVs were not found: pass --seed-dir or set AUDIO_ALCHEMY_DATA")
     res = reproduce(Path(seed_dir), full_sweep=full_sweep, log=lambda s: typer.echo(s))
     if out:
         out.write_text(json.dumps(res, indent=1, default=str))

@@ -33,7 +33,10 @@ def rate_cmd(
             t = lib.resolve(track)
         except KeyError as exc:
             fail(str(exc.args[0]))
-        norm = lib.add_rating(t.id, user, scale, score)
+        try:
+            norm = lib.add_rating(t.id, user, scale, score)
+        except ValueError as exc:
+            fail(str(exc))
         console.print(f"rated [bold]{esc(t.label)}[/bold] {score}/{scale} for {esc(user)} (normalised {norm:.2f})",
                       highlight=False)
 
@@ -55,7 +58,7 @@ def _print_recs(recs, as_json: bool, title: str) -> None:
 
 def recommend_cmd(
     user: Annotated[str, typer.Option("--user", "-u", help="User id (ratings/plays recorded under it).")] = "local",
-    n: Annotated[int, typer.Option("-n", help="How many.")] = 10,
+    n: Annotated[int, typer.Option("-n", min=1, help="How many.")] = 10,
     genre: Annotated[str | None, typer.Option("--genre", help="Only this genre (tag, else prediction).")] = None,
     language: Annotated[str | None, typer.Option("--language", help="Only this language (tag, else prediction).")] = None,
     track_type: Annotated[str, typer.Option("--track-type", help="full, vocals or accompaniment.")] = "full",
@@ -79,7 +82,7 @@ def recommend_cmd(
 
 def similar_cmd(
     track: Annotated[str, typer.Argument(help="Track id, path, or part of a title.")],
-    n: Annotated[int, typer.Option("-n", help="How many.")] = 10,
+    n: Annotated[int, typer.Option("-n", min=1, help="How many.")] = 10,
     feature_set: Annotated[str | None, typer.Option("--features", help="Feature set to compare (default: best stored).")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -119,7 +122,12 @@ def eval_recommend_command(
             het = read_interactions(path)
     except InteractionError as exc:
         fail(str(exc))
-    results = run_models(het, k=k, seed=seed, tune=not quick, log=lambda s: err_console.print(s, highlight=False))
+    except (UnicodeDecodeError, OSError) as exc:
+        fail(f"{path}: not a HetRec folder or a text CSV/TSV of user,item,count ({exc})")
+    try:
+        results = run_models(het, k=k, seed=seed, tune=not quick, log=lambda s: err_console.print(s, highlight=False))
+    except ValueError as exc:  # e.g. too few users with enough items for the holdout
+        fail(f"{path}: {exc}")
     console.print(format_table(results), highlight=False, soft_wrap=True)
 
 

@@ -26,6 +26,8 @@ def separate_cmd(
     db: DbOption = None,
 ) -> None:
     """Split every song into vocals + accompaniment stems (track types 1 and 2); re-running skips done songs."""
+    if device not in ("auto", "cpu", "cuda") and not device.startswith("cuda:"):
+        fail(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
     from ..separate import SeparationError
     from ..separate.batch import run_separation
 
@@ -67,6 +69,9 @@ def eval_separation_cmd(
                           on_track=None if json_out else lambda t: console.print(
                               f"{t.track[:50]:50s} vocals {t.vocals_db:6.2f} dB  accompaniment {t.accompaniment_db:6.2f} dB",
                               highlight=False))
+    if not rep.tracks:
+        fail(f"{folder}: no track folders with mixture, vocals and accompaniment files (the layout of "
+             "$AUDIO_ALCHEMY_DATA/stems)")
     if json_out:
         print_json({"model": rep.model, "metric": "SDR dB (fast_bss_eval bss_eval_sources, 512 taps)",
                     "vocals_sdr_median_db": rep.vocals_median, "accompaniment_sdr_median_db": rep.accompaniment_median,

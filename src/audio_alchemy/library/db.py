@@ -390,6 +390,8 @@ class Library:
             raise ValueError(f"scale must be one of {LIKERT_SCALES}, got {scale}")
         if not isinstance(score, int) or not 1 <= score <= scale:
             raise ValueError(f"score must be an integer from 1 to {scale} on a {scale}-point scale, got {score}")
+        if not str(user_id).strip():
+            raise ValueError("user id must not be empty")
         if self.track(track_id) is None:
             raise KeyError(f"no track {track_id}")
         norm = (score - 1) / (scale - 1)

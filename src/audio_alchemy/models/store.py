@@ -542,6 +542,9 @@ def fetch(
     s = spec(name)
     if offline_dir is not None:
         offline_dir = Path(offline_dir).expanduser()
+        if not offline_dir.is_dir():
+            raise ModelMissing(f"{s.name}: --offline-dir {offline_dir} is not a folder; put the model's files "
+                               f"({', '.join(f.name for f in s.files)}) in one folder and pass that")
         st = status(s.name, model_dir=offline_dir, full=True)
         if st.state == "missing":
             missing = [c.name for c in st.files if c.state == "missing"]

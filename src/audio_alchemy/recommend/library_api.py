@@ -137,7 +137,10 @@ def sound_alikes(lib, track_id: int, n: int = 10, feature_set: str | None = None
     ids = [t.id for t in tracks]
     ids, F, fs = feature_matrix(lib, ids, feature_set)
     if fs is None or F.shape[1] == 0:
-        raise KeyError("no audio features stored yet: run feature extraction first (alchemy features ...)")
+        if feature_set is None:
+            raise KeyError("no audio features stored yet: run feature extraction first (alchemy features ...)")
+        raise KeyError(f"no track has '{feature_set}' features: compute them (alchemy features --set {feature_set}) "
+                       "or leave out --features to use the best stored set")
     has = ~np.all(np.isnan(F), axis=1)
     k = ids.index(me.id)
     if not has[k]:

@@ -79,12 +79,23 @@ def make_config(db_path: str | os.PathLike | None, host: str = "127.0.0.1", port
     return uvicorn.Config(create_app(db_path, allowed_hosts=_allowed_hosts(host)), **common)
 
 
+def _check_bindable(host: str, port: int) -> None:
+    """Raise OSError (port in use, address not ours) before announcing a URL; uvicorn itself would sys.exit."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no conflict
+        sock.bind((host, port))
+
+
 def serve(db_path: str | os.PathLike | Path | None = None, host: str = "127.0.0.1", port: int = 8000,
           log_level: str = "warning", announce: bool = True, workers: int = 1) -> None:
     """Serve the player for the library at ``db_path`` until interrupted; prints the URL (and a warning off loopback)."""
     import uvicorn
 
     config = make_config(db_path, host, port, log_level, workers)
+    _check_bindable(host, port)
     warning = exposure_warning(host, port)
     if warning:
         print(warning, file=sys.stderr, flush=True)
