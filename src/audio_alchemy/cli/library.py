@@ -27,6 +27,8 @@ def import_cmd(
         except KeyboardInterrupt:
             interrupted()
         report_import(s, lib)
+    if s.failed and not (s.new_files or s.unchanged):
+        raise typer.Exit(1)  # nothing could be imported: let scripts notice
 
 
 def report_import(s, lib: Library) -> None:

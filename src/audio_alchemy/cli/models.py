@@ -166,7 +166,8 @@ def register(app: typer.Typer) -> None:
                                                      "(e.g. auto); default: the mix.")] = None,
         as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
     ) -> None:
-        """Sung-language identification with Whisper on the most vocal windows (stop-gap until `alchemy predict`)."""
+        """Sung-language identification with Whisper on the most vocal windows, no training needed (`alchemy train
+        language` + `alchemy predict` add the trained head)."""
         from ..io.errors import AudioError
         from ..models import whisper_language as wl
 

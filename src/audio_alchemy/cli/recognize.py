@@ -62,8 +62,9 @@ def train_cmd(
     labels: LabelsOpt = None,
     target: TargetOpt = None,
     group_by: GroupOpt = None,
-    model: Annotated[str | None, typer.Option("--model", help="Model name (default: musicnn-logreg), e.g. "
-                                              "musicnn-svm-rbf, mfcc-rf, cnn-mel.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Model name, e.g. musicnn-svm-rbf, mfcc-rf, cnn-mel "
+                                              "(default: musicnn-logreg; for language the Whisper model when "
+                                              "its weights are present).")] = None,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     from_library: FromLibOpt = False,
     model_dir: ModelDirOpt = None,

@@ -43,7 +43,8 @@ def evaluate_models(data: LabeledSet, models: Sequence[str], n_splits: int = 5, 
         if key not in feats:
             t = time.perf_counter()
             feats[key] = extract(data, mdef.spec, use_cache=use_cache)
-            log(f"features {mdef.spec.kind} {mdef.spec.params}: {time.perf_counter() - t:.1f}s")
+            log(f"features {mdef.spec.kind}{' ' + str(mdef.spec.params) if mdef.spec.params else ''}: "
+                f"{time.perf_counter() - t:.1f}s")
         mats, keep = feats[key]
         y = data.labels[keep]
         groups = None if data.groups is None else data.groups[keep]
