@@ -112,6 +112,8 @@ def test_cli_predict_library_stores_predictions(toy_set, tmp_path):
     with Library.open(db) as lib:
         preds = [p for t in lib.tracks(track_type=0) for p in lib.predictions(t.id)]
     assert len(preds) == 8 and all(p["task"] == "genre" and p["label"] in ("tone", "noise") for p in preds)
+    r = runner.invoke(app, ["predict", "--model", str(model), "--db", str(db)])  # a re-run skips what is done
+    assert "for 0 tracks" in r.output and "8 already done" in r.output, r.output
     # labels from the library: tags, stored predictions and ratings
     from audio_alchemy.models import from_library
 

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, console, err_console, esc, fail, open_library, print_json
+from .common import DbOption, console, err_console, esc, fail, interrupted, open_library, print_json
 
 TASKS = ("genre", "language")
 # evaluated by --model all (the CNN is included but time-boxed; see models/cnn.py)
@@ -148,8 +148,9 @@ def predict_cmd(
     model_dir: ModelDirOpt = None,
     separate: SeparateOpt = None,
     db: DbOption = None,
+    force: Annotated[bool, typer.Option("--force", help="Library: predict tracks this model already did, too.")] = False,
 ) -> None:
-    """Predict files (printed), or every library track (stored in the predictions table)."""
+    """Predict files (printed), or every library track not yet predicted by this model (stored; resumable)."""
     from ..models import store
 
     try:
@@ -182,23 +183,35 @@ def predict_cmd(
         if failed == len(files):
             raise typer.Exit(1)
         return
+    from ..jobs.progress import progress_bar
+
     with open_library(db) as lib:
-        tracks = lib.tracks(track_type=track_type)
+        have = set() if force else lib.tracks_with_prediction(rec.task, rec.model)
+        tracks = [t for t in lib.tracks(track_type=track_type) if t.id not in have]
         done = 0
-        for t in tracks:
-            path = lib.track_path(t.id)
-            if not path:
-                continue
-            r = next(rec.predict_files([path]))
-            if "error" in r:
-                failed += 1
-                lib.record_error("predict", str(path), r.get("kind", "error"), r["error"])
-                continue
-            lib.put_prediction(t.id, rec.task, rec.model, r["label"], r["scores"])
-            done += 1
-            if as_json:
-                print_json({"track_id": t.id, **r})
-        console.print(f"stored {rec.task} predictions for {done} tracks ({failed} failed)", highlight=False)
+        try:
+            with progress_bar(f"predict {rec.task}", len(tracks)) as advance:
+                for t in tracks:
+                    advance(1)
+                    path = lib.track_path(t.id)
+                    if not path:
+                        failed += 1
+                        lib.record_missing_file("predict", t.id)
+                        continue
+                    r = next(rec.predict_files([path]))
+                    if "error" in r:
+                        failed += 1
+                        lib.record_error("predict", str(path), r.get("kind", "error"), r["error"])
+                        continue
+                    lib.put_prediction(t.id, rec.task, rec.model, r["label"], r["scores"])
+                    lib.clear_error("predict", str(path))
+                    done += 1
+                    if as_json:
+                        print_json({"track_id": t.id, **r})
+        except KeyboardInterrupt:
+            interrupted()
+        console.print(f"stored {rec.task} predictions for {done} tracks ({failed} failed, {len(have)} already done; "
+                      "--force redoes them)", highlight=False)
 
 
 def evaluate_cmd(

@@ -376,6 +376,11 @@ class Library:
             (track_id, task, model, label, json.dumps(scores, allow_nan=False)),
         )
 
+    def tracks_with_prediction(self, task: str, model: str) -> set[int]:
+        """Tracks that already have a ``task`` prediction by ``model`` (what a re-run may skip)."""
+        return {r[0] for r in self.conn.execute("SELECT track_id FROM predictions WHERE task = ? AND model = ?",
+                                                (task, model))}
+
     def predictions(self, track_id: int) -> list[dict[str, Any]]:
         rows = self.conn.execute(
             "SELECT task, model, label, scores, created_at FROM predictions WHERE track_id = ? ORDER BY task, created_at DESC",
