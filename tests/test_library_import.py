@@ -69,6 +69,27 @@ def test_same_song_two_formats_two_paths_is_one_track(tmp_path):
         assert s2.new_files == 0 and s2.unchanged == 4 and lib.count_tracks(0) == 2
 
 
+def test_file_replaced_in_place_leaves_no_orphan(tmp_path):
+    """A path whose content became another song: the new song takes the path, the old song (no file left, nobody's
+    rating) is removed with its derived rows; a rated one is kept."""
+    src = tmp_path / "src"
+    with _lib(tmp_path) as lib:
+        for rated in (False, True):
+            io.save(src / "a.wav", music(4.0, 22050, seed=20 + 2 * rated), 22050)
+            import_paths(lib, [src], workers=0, progress=False)
+            old = lib.resolve(str(src / "a.wav"))
+            lib.put_features(old.id, "seed", "1", {"tempo": 120.0})
+            if rated:
+                lib.add_rating(old.id, "u", 5, 4)
+            io.save(src / "a.wav", music(4.0, 22050, seed=21 + 2 * rated), 22050)
+            os.utime(src / "a.wav", (1, 1))  # a new mtime, so the import looks at it again
+            import_paths(lib, [src], workers=0, progress=False)
+            new = lib.resolve(str(src / "a.wav"))
+            assert new.id != old.id
+            assert (lib.track(old.id) is not None) == rated
+        assert lib.count_tracks(0) == 2  # the second new song and the rated old one
+
+
 def test_demo_twice_gives_nine(demo_dir, tmp_path):
     with _lib(tmp_path) as lib:
         s = import_paths(lib, [demo_dir, demo_dir], workers=2, progress=False)

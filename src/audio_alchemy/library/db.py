@@ -376,6 +376,14 @@ class Library:
             (track_id, task, model, label, json.dumps(scores, allow_nan=False)),
         )
 
+    def drop_if_orphaned(self, track_id: int) -> bool:
+        """Delete a song left without any file, with its stems, features and predictions, unless someone rated
+        or played it (their data is kept; the track then lists 0 files). Returns whether it was deleted."""
+        if self.files(track_id) or self.ratings(track_id) or self.conn.execute(
+                "SELECT 1 FROM plays WHERE track_id = ? LIMIT 1", (track_id,)).fetchone():
+            return False
+        return self.conn.execute("DELETE FROM tracks WHERE id = ? AND track_type = 0", (track_id,)).rowcount > 0
+
     def tracks_with_prediction(self, task: str, model: str) -> set[int]:
         """Tracks that already have a ``task`` prediction by ``model`` (what a re-run may skip)."""
         return {r[0] for r in self.conn.execute("SELECT track_id FROM predictions WHERE task = ? AND model = ?",

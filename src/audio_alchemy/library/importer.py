@@ -132,6 +132,7 @@ def store(lib: Library, rec: dict[str, Any], extra_tags: dict[str, Any] | None =
     tags = {**guess_from_filename(rec["path"]), **rec["tags"], **(extra_tags or {})}
     path = rec["copy"] or rec["path"]
     with lib.transaction():
+        before = lib.file_by_path(path)  # this path's track until now (a file edited in place may change track)
         tid = _match(lib, rec)
         new = tid is None
         if new:
@@ -149,6 +150,8 @@ def store(lib: Library, rec: dict[str, Any], extra_tags: dict[str, Any] | None =
                 lib.update_track(tid, **fill)
         lib.add_file(tid, path, fmt=rec["format"], size=rec["size"], mtime=rec["mtime"],
                      audio_hash=rec["content_hash"], source_path=display_path(rec["path"]) if rec["copy"] else None)
+        if before is not None and before.track_id != tid:
+            lib.drop_if_orphaned(before.track_id)
         lib.clear_error(STAGE, display_path(rec["path"]))
     return tid, new
 
