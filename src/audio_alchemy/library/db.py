@@ -462,6 +462,9 @@ class Library:
         except KeyboardInterrupt as exc:
             summary = getattr(exc, "summary", None)  # attached by jobs.run
             raise
+        except Exception:
+            self.finish_job(job_id, "failed", 0, 0, skipped)  # the batch itself could not run (e.g. no scheduler)
+            raise
         finally:
             if summary is not None:
                 summary.skipped = skipped
