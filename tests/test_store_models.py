@@ -104,6 +104,10 @@ def test_fetch_offline_dir_installs_into_cache_layout(tmp_path, fake, _isolated_
     # now found without any argument
     assert store.path("fake-model", fetch_if_missing=False) == dest
     assert store.status("fake-model").location == "cache"
+    (tmp_path / "empty").mkdir()  # a wrong --offline-dir for a model that is present says so, not "not on this machine"
+    with pytest.raises(store.ModelMissing, match="already present") as e:
+        store.fetch("fake-model", offline_dir=tmp_path / "empty")
+    assert "not on this machine" not in str(e.value)
 
 
 def test_fetch_offline_dir_no_install_only_verifies(tmp_path, fake, _isolated_home):

@@ -548,9 +548,12 @@ def fetch(
         st = status(s.name, model_dir=offline_dir, full=True)
         if st.state == "missing":
             missing = [c.name for c in st.files if c.state == "missing"]
+            elsewhere = status(s.name)
             raise ModelMissing(
                 f"{s.name}: {offline_dir} does not hold the model (missing: {', '.join(missing) or 'all files'}). "
-                + offline_help(s.name)
+                + (f"The model itself is already present ({elsewhere.location}"
+                   f"{': ' + str(elsewhere.path) if elsewhere.path else ''}); nothing to fetch."
+                   if elsewhere.state == "present" else offline_help(s.name))
             )
         if st.state == "corrupt":
             bad = "; ".join(f"{c.name}: {c.detail}" for c in st.files if c.state == "corrupt")
