@@ -133,15 +133,13 @@ def _predict_genre(m: Any, lib: Library, result: DemoResult, log: Callable[[str]
 
         log(f"[demo] training the default genre model on {labels.parent} (once; cached in {model_dir})")
         m.Recognizer.train(from_csv(labels, task="genre"), task="genre").save(model_dir)
+    from .models.library_predict import predict_library
+
     rec = m.Recognizer.load(model_dir)
+    labelled: list[str] = []
+    predict_library(lib, rec, force=True, progress=False,
+                    on_result=lambda t, r: labelled.append(f"{t.title or t.id}: {r['label']}"))
     songs = lib.tracks(track_type=0)
-    paths = {t.id: lib.track_path(t.id) for t in songs}
-    labelled = []
-    for t, r in zip(songs, rec.predict_files([paths[t.id] for t in songs]), strict=True):
-        if "label" in r:
-            with lib.transaction():
-                lib.put_prediction(t.id, "genre", rec.model, r["label"], r["scores"])
-            labelled.append(f"{t.title or t.id}: {r['label']}")
     result.highlights.append("genre (GTZAN-trained " + rec.model + "): " + "; ".join(labelled[:5])
                              + (" ..." if len(labelled) > 5 else ""))
     return f"{len(labelled)}/{len(songs)} songs labelled by {rec.model}"

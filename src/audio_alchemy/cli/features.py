@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, esc, fail, interrupted, open_library, print_json
+from .common import DbOption, SchedulerOption, WorkersOption, console, esc, fail, interrupted, open_library, print_errors, print_json
 
 
 def features_cmd(
@@ -53,8 +53,7 @@ def features_cmd(
                       f"[{'red' if s.failed else 'green'}]{s.failed} error(s)[/]")
         if root is not None:
             console.print(f"results written to {root}. Merge with: alchemy import-results {root}")
-        for line in s.errors[:10]:
-            err_console.print(f"  [red]✗[/red] {esc(line)}", highlight=False)
+        print_errors(s.errors)
 
 
 def _one_file(file: Path, feature_set: str, images: bool, out: Path | None, track_type: int, as_json: bool) -> None:

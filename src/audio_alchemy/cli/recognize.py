@@ -163,8 +163,8 @@ def predict_cmd(
                       + (f" (its head was trained on the {trained})"
                          if trained and trained.split(" (")[0] != rec.input_description.split(" (")[0] else ""),
                       highlight=False)
-    failed = 0
     if files:
+        failed = 0
         for r in rec.predict_files(files):
             if "error" in r:
                 failed += 1
@@ -183,35 +183,16 @@ def predict_cmd(
         if failed == len(files):
             raise typer.Exit(1)
         return
-    from ..jobs.progress import progress_bar
+    from ..models.library_predict import predict_library
 
     with open_library(db) as lib:
-        have = set() if force else lib.tracks_with_prediction(rec.task, rec.model)
-        tracks = [t for t in lib.tracks(track_type=track_type) if t.id not in have]
-        done = 0
         try:
-            with progress_bar(f"predict {rec.task}", len(tracks)) as advance:
-                for t in tracks:
-                    advance(1)
-                    path = lib.track_path(t.id)
-                    if not path:
-                        failed += 1
-                        lib.record_missing_file("predict", t.id)
-                        continue
-                    r = next(rec.predict_files([path]))
-                    if "error" in r:
-                        failed += 1
-                        lib.record_error("predict", str(path), r.get("kind", "error"), r["error"])
-                        continue
-                    lib.put_prediction(t.id, rec.task, rec.model, r["label"], r["scores"])
-                    lib.clear_error("predict", str(path))
-                    done += 1
-                    if as_json:
-                        print_json({"track_id": t.id, **r})
+            s = predict_library(lib, rec, track_type=track_type, force=force,
+                                on_result=(lambda t, r: print_json({"track_id": t.id, **r})) if as_json else None)
         except KeyboardInterrupt:
             interrupted()
-        console.print(f"stored {rec.task} predictions for {done} tracks ({failed} failed, {len(have)} already done; "
-                      "--force redoes them)", highlight=False)
+        console.print(f"stored {rec.task} predictions for {s.done} tracks ({s.failed} failed, {s.skipped} already "
+                      "done; --force redoes them)", highlight=False)
 
 
 def evaluate_cmd(

@@ -101,8 +101,7 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
             payload=lambda t, r: {"track_id": t.track_id, "content_hash": hashes.get(t.track_id), "feature_set":
                                   t.feature_set, "version": VERSION, "data": r[0], "artifacts": r[1]})
         summary.skipped = skipped + written
-        summary.failed += len(missing)
-        summary.errors[:0] = missing[:20]
+        summary.add_failures(missing)
         return summary
     job_id = lib.start_job(stage, {"feature_set": feature_set, "version": VERSION, "images": images},
                            total=len(tasks))

@@ -43,6 +43,11 @@ class JobSummary:
     def status(self) -> str:
         return "interrupted" if self.interrupted else "done"
 
+    def add_failures(self, lines: list[str]) -> None:
+        """Count items that failed before they could be queued (e.g. their file is gone), their lines first."""
+        self.failed += len(lines)
+        self.errors[:0] = lines[:20]
+
 
 def run(
     items: Sequence[T] | Iterable[T],

@@ -468,8 +468,7 @@ class Library:
         finally:
             if summary is not None:
                 summary.skipped = skipped
-                summary.failed += len(missing or [])
-                summary.errors[:0] = (missing or [])[:20]
+                summary.add_failures(missing or [])
                 self.finish_job(job_id, summary.status, summary.done, summary.failed, skipped)
         return summary
 
