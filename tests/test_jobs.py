@@ -48,7 +48,7 @@ import os, time
 from audio_alchemy import jobs
 
 def slow(x):
-    print(os.getpid(), flush=True)
+    os.write(1, f"{os.getpid()}\\n".encode())  # one write: the two workers' lines must not interleave
     time.sleep(60)
     return x
 
