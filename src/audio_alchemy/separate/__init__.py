@@ -1,7 +1,7 @@
 """Source separation: every song as vocals + accompaniment (the study's triplicate with the full mix).
 
 >>> from audio_alchemy.separate import get_separator
->>> sep = get_separator("auto")            # Demucs htdemucs if its weights are on disk, else our mask network
+>>> sep = get_separator("auto")            # htdemucs if its weights are on disk, else Spleeter, else our mask network
 >>> stems = sep.separate(samples, sr)      # {"vocals": (c, n), "accompaniment": (c, n)} float32, same rate
 """
 
