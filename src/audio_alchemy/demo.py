@@ -97,6 +97,7 @@ def run_demo(db_path: Path | None = None, workers: int | None = None, log: Calla
 
         _stage(result, "separate", "audio_alchemy.separate.batch",
                lambda m: _summary(m.run_separation(lib, workers=workers, progress=progress)), log)
+        _voice_highlight(lib, result)
         for fs, images in (("seed", True), ("full", False)):
             _stage(result, f"features:{fs}", "audio_alchemy.features.batch",
                    lambda m, fs=fs, images=images: _summary(m.run_features(lib, feature_set=fs, images=images,
@@ -109,6 +110,22 @@ def run_demo(db_path: Path | None = None, workers: int | None = None, log: Calla
                                     f"{st['accompaniment']} accompaniment stems, {st['features']} feature rows, "
                                     f"{st['predictions']} predictions, {st['errors']} errors")
     return result
+
+
+def _voice_highlight(lib: Library, result: DemoResult) -> None:
+    """Which songs have singing, by their vocal stems (only separators with a measured curve say so)."""
+    sung, total, model = [], 0, ""
+    for t in lib.tracks(track_type=0):
+        for p in lib.predictions(t.id):
+            if p["task"] == "voice":
+                total += 1
+                model = p["model"]
+                if p["label"] == "vocals":
+                    sung.append(t.label)
+                break
+    if total:
+        result.highlights.append(f"singing found in {len(sung)} of {total} songs by {model}: "
+                                 + ("; ".join(sung) or "none"))
 
 
 def _summary(s: Any) -> str:

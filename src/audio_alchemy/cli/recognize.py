@@ -193,6 +193,9 @@ def predict_cmd(
             interrupted()
         console.print(f"stored {rec.task} predictions for {s.done} tracks ({s.failed} failed, {s.skipped} already "
                       "done; --force redoes them)", highlight=False)
+        if s.instrumental:
+            console.print(f"{s.instrumental} of them look instrumental (their vocal stems hold no singing: task "
+                          "'voice' in `alchemy info`), so their language labels mean little", highlight=False)
 
 
 def evaluate_cmd(

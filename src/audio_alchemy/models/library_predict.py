@@ -21,6 +21,7 @@ class PredictSummary:
     done: int = 0
     failed: int = 0
     skipped: int = 0  # tracks this model had already predicted
+    instrumental: int = 0  # language predictions for songs whose vocal stem says nobody sings
 
 
 def predict_library(lib, rec: Any, track_type: int = 0, force: bool = False, progress: bool = True,
@@ -28,6 +29,8 @@ def predict_library(lib, rec: Any, track_type: int = 0, force: bool = False, pro
     """Predict every ``track_type`` track of ``lib`` not yet predicted by ``rec`` (all of them with ``force``).
 
     ``on_result(track, result)`` sees every stored prediction. KeyboardInterrupt propagates; what was stored stays.
+    A language prediction for a song whose separation found no singing (task ``voice`` says ``instrumental``) is
+    stored all the same, and its result carries a ``note`` saying so.
     """
     from ..jobs.progress import progress_bar
 
@@ -51,6 +54,18 @@ def predict_library(lib, rec: Any, track_type: int = 0, force: bool = False, pro
                 lib.put_prediction(t.id, rec.task, rec.model, r["label"], r["scores"])
                 lib.clear_error(STAGE, str(path))
             summary.done += 1
+            if rec.task == "language" and (note := _no_singing_note(lib, t.id)):
+                r = {**r, "note": note}
+                summary.instrumental += 1
             if on_result is not None:
                 on_result(t, r)
     return summary
+
+
+def _no_singing_note(lib, track_id: int) -> str | None:
+    """A note when the song's ``voice`` prediction (from its vocal stem at separation time) says instrumental."""
+    for p in lib.predictions(track_id):
+        if p["task"] == "voice" and p["label"] == "instrumental":
+            return (f"no singing found (P(vocals) {p['scores'].get('vocals', 0.0):.2f} from the vocal stem, "
+                    f"{p['model']}): the language label means little")
+    return None

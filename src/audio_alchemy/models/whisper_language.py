@@ -39,11 +39,13 @@ META_FILE = "model.json"
 STUDY_LANGUAGES = ("de", "en", "es", "fr", "it", "ja", "ko", "ru", "zh")
 
 
-# Which input Whisper hears under ``separate="auto"`` when only the offline mask network is available: measured
-# by ``python bench/language_whisper.py --separate none,auto`` (see docs/models.md, "Mix or vocal stem").
+# Which input Whisper hears under ``separate="auto"`` without Demucs weights: measured by ``python
+# bench/language_whisper.py --separate none,auto`` and ``--separate none,spleeter --backing musdb`` (see
+# docs/models.md, "Mix or vocal stem"); neither offline separator helped, so auto uses the mix.
 OFFLINE_SEPARATOR_HELPS = False
-OFFLINE_NOTE = ("the offline separator's vocal stem did not help Whisper: nested macro-F1 -0.01 on data/language, "
-                "-0.03 with accompaniment added; see docs/models.md")
+OFFLINE_NOTE = ("the offline separators' vocal stems did not help Whisper: nested macro-F1 -0.01 on data/language "
+                "and -0.03 with accompaniment added for the mask network, -0.08 with accompaniment for Spleeter; "
+                "see docs/models.md")
 
 
 class WhisperUnavailable(RuntimeError):

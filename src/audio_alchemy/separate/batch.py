@@ -23,6 +23,7 @@ import numpy as np
 
 from .base import STEMS, Separator
 from .registry import get_separator
+from .voice import energy_ratio_db, vocal_to_mix_db, voice_probability
 
 STAGE = "separate"
 TRACK_TYPES = {"vocals": 1, "accompaniment": 2}
@@ -87,6 +88,7 @@ def separate_file(sep: Separator, path: str | Path, out: dict[str, Path], window
     sr, ch = info.sample_rate, info.channels
     tmp = {s: Path(tempfile.mkstemp(dir=out[s].parent, prefix=".part-", suffix=".flac")[1]) for s in STEMS}
     written = 0
+    energy = {"vocals": 0.0, "mix": 0.0}
     try:
         files = {s: sf.SoundFile(os.fsencode(tmp[s]), "w", sr, ch, subtype="PCM_16", format="FLAC") for s in STEMS}
         try:
@@ -104,6 +106,8 @@ def separate_file(sep: Separator, path: str | Path, out: dict[str, Path], window
                 core = min(int(round(window_seconds * sr)), a.n - head)
                 for s in STEMS:
                     files[s].write(np.clip(stems[s][:, head:head + core], -1.0, 1.0).T)
+                energy["vocals"] += float(np.sum(np.square(stems["vocals"][:, head:head + core], dtype=np.float64)))
+                energy["mix"] += float(np.sum(np.square(a.samples[:, head:head + core], dtype=np.float64)))
                 written += core
                 if a.n < head + int(round((window_seconds + context_seconds) * sr)) - 1:
                     break  # reached the end of the file
@@ -119,7 +123,8 @@ def separate_file(sep: Separator, path: str | Path, out: dict[str, Path], window
         for p in tmp.values():
             if p.exists():
                 p.unlink()
-    return {"duration": written / sr, "sample_rate": sr, "channels": ch}
+    return {"duration": written / sr, "sample_rate": sr, "channels": ch,
+            "vocal_db": energy_ratio_db(energy["vocals"], energy["mix"])}
 
 
 def _separate_one(task: SeparationTask) -> dict:
@@ -139,9 +144,22 @@ def _separate_one(task: SeparationTask) -> dict:
         stems = sep.separate(audio.samples, audio.sr)
         for s in STEMS:
             save(out[s], stems[s], audio.sr)
-        desc = {"duration": audio.duration, "sample_rate": audio.sr, "channels": audio.channels}
+        desc = {"duration": audio.duration, "sample_rate": audio.sr, "channels": audio.channels,
+                "vocal_db": vocal_to_mix_db(stems["vocals"], audio.samples)}
     return {"separator": sep.id, "paths": {s: str(p) for s, p in out.items()},
             "hashes": {s: _file_hash(p) for s, p in out.items()}, **desc}
+
+
+VOICE_TASK = "voice"
+
+
+def store_voice(lib, track_id: int, separator_id: str, vocal_db: float) -> None:
+    """Store whether the song has singing (task ``voice``: ``vocals`` or ``instrumental``) from its vocal stem's
+    share of the energy, when ``separator_id``'s curve was measured (:mod:`audio_alchemy.separate.voice`)."""
+    p = voice_probability(vocal_db, separator_id)
+    if p is not None:
+        lib.put_prediction(track_id, VOICE_TASK, f"vocal-stem-energy ({separator_id})",
+                           "vocals" if p >= 0.5 else "instrumental", {"vocals": p, "instrumental": 1.0 - p})
 
 
 def pending_tasks(lib, sep: Separator, model: str, model_dir: str | None = None, device: str = "auto",
@@ -174,14 +192,17 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
     """Separate every song not yet separated by this model/version; store stems as tracks 1 and 2.
 
     ``model`` as :func:`~audio_alchemy.separate.get_separator` (``auto``: Demucs htdemucs when its weights
-    are on disk, else the offline mask network). Returns the :class:`audio_alchemy.jobs.JobSummary`.
+    are on disk, else Spleeter when installed, else the offline mask network). Returns the
+    :class:`audio_alchemy.jobs.JobSummary`.
     """
     from audio_alchemy import jobs
 
     model_dir = str(model_dir) if model_dir else None
     sep = get_separator(model, model_dir=model_dir, device=device)  # fails early (e.g. missing weights)
-    # workers build the concrete separator the driver resolved (``auto`` must not differ between processes)
+    # workers build the concrete separator the driver resolved (``auto`` must not differ between processes),
+    # from the folder its weights were found in (``auto`` may have found Spleeter outside ``model_dir``)
     concrete = getattr(sep, "model_name", sep.name)
+    model_dir = str(sep.folder) if getattr(sep, "folder", None) else model_dir
     n_workers = jobs.default_workers() if workers is None else workers
     if hasattr(sep, "model_name") or n_workers <= 1:
         n_workers = 0  # Demucs: one in-process model on every core beats several processes competing for them
@@ -196,6 +217,7 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
         for stem, tt in TRACK_TYPES.items():
             lib.add_stem(task.track_id, tt, value["separator"], value["paths"][stem], value["hashes"][stem],
                          duration=value["duration"], sample_rate=value["sample_rate"], channels=value["channels"])
+        store_voice(lib, task.track_id, value["separator"], value["vocal_db"])
         lib.clear_error(STAGE, task.path)
 
     def on_error(task: SeparationTask, exc: BaseException) -> None:
