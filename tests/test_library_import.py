@@ -79,6 +79,13 @@ def test_file_replaced_in_place_leaves_no_orphan(tmp_path):
             import_paths(lib, [src], workers=0, progress=False)
             old = lib.resolve(str(src / "a.wav"))
             lib.put_features(old.id, "seed", "1", {"tempo": 120.0})
+            stem = lib.derived_dir("stems", "x") / f"{old.id}.vocals.flac"  # files the library made for it
+            io.save(stem, music(1.0, 22050, seed=1), 22050)
+            image = lib.derived_dir("images") / f"{old.id}.png"
+            image.write_bytes(b"png")
+            stem_id = lib.add_stem(old.id, 1, "x@1", stem, "h" * 64, 1.0, 22050, 2)
+            with lib.transaction():
+                lib.put_artifact(stem_id, "mel_grey_png", image)
             if rated:
                 lib.add_rating(old.id, "u", 5, 4)
             io.save(src / "a.wav", music(4.0, 22050, seed=21 + 2 * rated), 22050)
@@ -87,6 +94,8 @@ def test_file_replaced_in_place_leaves_no_orphan(tmp_path):
             new = lib.resolve(str(src / "a.wav"))
             assert new.id != old.id
             assert (lib.track(old.id) is not None) == rated
+            assert stem.exists() == rated and image.exists() == rated  # derived files go with the song
+            assert (src / "a.wav").exists()  # never the user's
         assert lib.count_tracks(0) == 2  # the second new song and the rated old one
 
 

@@ -382,7 +382,23 @@ class Library:
         if self.files(track_id) or self.ratings(track_id) or self.conn.execute(
                 "SELECT 1 FROM plays WHERE track_id = ? LIMIT 1", (track_id,)).fetchone():
             return False
-        return self.conn.execute("DELETE FROM tracks WHERE id = ? AND track_type = 0", (track_id,)).rowcount > 0
+        derived = self._derived_files(track_id)
+        if self.conn.execute("DELETE FROM tracks WHERE id = ? AND track_type = 0", (track_id,)).rowcount == 0:
+            return False
+        for path in derived:  # rows are gone; a file left behind by a rollback is only re-made when needed
+            path.unlink(missing_ok=True)
+        return True
+
+    def _derived_files(self, track_id: int) -> list[Path]:
+        """Files the library made for a song and its stems (stem audio, images, arrays), never the user's:
+        only paths inside ``<home>/derived``."""
+        root = (self.home / "derived").resolve()
+        ids = [track_id] + [r[0] for r in self.conn.execute("SELECT id FROM tracks WHERE parent_id = ?", (track_id,))]
+        paths = []
+        for tid in ids:
+            paths += [Path(f.fs_path) for f in self.files(tid) if f.role == "stem"]
+            paths += [Path(p) for p in self.artifacts(tid).values()]
+        return [p for p in paths if p.resolve().is_relative_to(root)]
 
     def tracks_with_prediction(self, task: str, model: str) -> set[int]:
         """Tracks that already have a ``task`` prediction by ``model`` (what a re-run may skip)."""
