@@ -125,3 +125,23 @@ def test_truncated_flac_and_mp3(tmp_path):
             assert "cut" in str(exc)
         else:  # or the decodable part, which must be shorter than the whole
             assert 0 < a.duration < 2.5
+
+
+@settings(max_examples=40, deadline=None)
+@given(keep=st.integers(60, 17_000), channels=st.sampled_from([1, 2]), subtype=st.sampled_from(["PCM_16", "PCM_24"]))
+def test_truncated_wav_reports_what_its_header_promised(tmp_path_factory, keep, channels, subtype):
+    """A WAV cut anywhere inside its data chunk: probe reads the frames that are there and the header's promise."""
+    import soundfile as sf
+
+    folder = tmp_path_factory.mktemp("wav")
+    x = music(0.4, 22050, seed=4, channels=channels)  # 8,820 frames
+    full = folder / "full.wav"
+    sf.write(full, x.T, 22050, subtype=subtype)
+    assert io.probe(full).declared_frames is None  # an intact file promises nothing extra
+    data = full.read_bytes()
+    cut = folder / "cut.wav"
+    cut.write_bytes(data[: min(keep, len(data) - 1)])
+    info = io.probe(cut)
+    width = channels * (2 if subtype == "PCM_16" else 3)
+    assert info.frames == (min(keep, len(data) - 1) - 44) // width
+    assert info.declared_frames == x.shape[1]

@@ -111,6 +111,21 @@ def test_demo_twice_gives_nine(demo_dir, tmp_path):
         assert fishin.artist == "Karissa Hobbs" and abs(fishin.duration - 133.0) < 0.5
 
 
+def test_truncated_wav_is_imported_with_a_warning_row(tmp_path):
+    root = tmp_path / "in"
+    full = io.save(root / "full.wav", music(4.0, 22050, seed=30), 22050)
+    (root / "half.wav").write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    full.unlink()
+    with _lib(tmp_path) as lib:
+        s = import_paths(lib, [root], workers=0, progress=False)
+        assert (s.new_files, s.failed) == (1, 0) and len(s.warnings) == 1
+        (err,) = lib.errors("import")
+        assert err["kind"] == "truncated" and "half.wav" in err["message"] and "4.00 s" in err["message"]
+        assert abs(lib.resolve("half").duration - 2.0) < 0.01  # what is there was imported
+        import_paths(lib, [root], workers=0, progress=False)  # unchanged: skipped, the row stays
+        assert [e["kind"] for e in lib.errors("import")] == ["truncated"]
+
+
 def _bad_inputs(root: Path) -> dict[str, str]:
     """Make every bad input of the issue; returns {name: expected error kind or 'ok'}."""
     root.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ a time window and stream fixed-size blocks, so a 3-hour file never has to sit in
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ class AudioInfo:
     channels: int
     frames: int
     backend: str  # "soundfile" or "pyav"
+    declared_frames: int | None = None  # what a WAV header promises, when the file holds fewer frames (truncated)
 
     @property
     def duration(self) -> float:
@@ -89,7 +91,18 @@ def _sf_info(path: Path) -> AudioInfo | None:
         return None
     if i.samplerate <= 0 or i.channels <= 0:
         return None
-    return AudioInfo(str(path), i.format.lower(), int(i.samplerate), int(i.channels), max(int(i.frames), 0), "soundfile")
+    return AudioInfo(str(path), i.format.lower(), int(i.samplerate), int(i.channels), max(int(i.frames), 0), "soundfile",
+                     _declared_frames(i.extra_info))
+
+
+def _declared_frames(extra_info: str) -> int | None:
+    """The frame count a RIFF/WAV header declares when libsndfile found its data chunk shorter ("data : 176400
+    (should be 88178)" in its log), else None."""
+    short = re.search(r"^data\s*:\s*(\d+)\s*\(should be (\d+)\)", extra_info or "", re.M)
+    align = re.search(r"Block Align\s*:\s*(\d+)", extra_info or "")
+    if not short or not align or int(align.group(1)) <= 0 or int(short.group(1)) <= int(short.group(2)):
+        return None
+    return int(short.group(1)) // int(align.group(1))
 
 
 def _av_info(path: Path) -> AudioInfo:

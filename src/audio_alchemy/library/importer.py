@@ -89,7 +89,12 @@ def identify(path: str, copy_to: str | None = None) -> dict[str, Any]:
             tmp = dest + ".part"
             shutil.copyfile(path, tmp)
             os.replace(tmp, dest)
+    warning = None
+    if info.declared_frames and info.declared_frames > result.frames:
+        warning = (f"{display_path(path)}: truncated: its header promises {info.declared_frames / info.sample_rate:.2f} s, "
+                   f"the file holds {result.duration:.2f} s; imported what is there")
     return {
+        "warning": warning,
         "path": path, "format": Path(path).suffix.lstrip(".").lower() or info.format, "size": st.st_size,
         "mtime": st.st_mtime, "content_hash": result.content_hash, "fingerprint": to_blob(result.fingerprint),
         "duration": result.duration, "sample_rate": info.sample_rate, "channels": info.channels, "tags": tags,
@@ -107,6 +112,7 @@ class ImportSummary:
     failed: int = 0
     interrupted: bool = False
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # imported with a caveat (e.g. a truncated WAV)
     track_ids: list[int] = field(default_factory=list)
 
 
@@ -153,6 +159,8 @@ def store(lib: Library, rec: dict[str, Any], extra_tags: dict[str, Any] | None =
         if before is not None and before.track_id != tid:
             lib.drop_if_orphaned(before.track_id)
         lib.clear_error(STAGE, display_path(rec["path"]))
+        if rec.get("warning"):  # imported, but the user should know: one row in `alchemy errors`
+            lib.record_error(STAGE, display_path(rec["path"]), "truncated", rec["warning"], job_id)
     return tid, new
 
 
@@ -200,6 +208,8 @@ def import_paths(
 
     def on_result(path: str, rec: dict[str, Any]) -> None:
         tid, new = store(lib, rec, tags, job_id)
+        if rec.get("warning"):
+            summary.warnings.append(rec["warning"])
         summary.new_tracks += int(new)
         summary.new_files += 1
         summary.track_ids.append(tid)
