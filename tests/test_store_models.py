@@ -163,7 +163,7 @@ def test_pypi_parts_are_joined_and_checked(tmp_path, monkeypatch, _isolated_home
         approx_size=len(A), pypi_parts=("fake-part1", "fake-part2"),
     )
     monkeypatch.setitem(store.REGISTRY, s.name, s)
-    monkeypatch.setattr(store, "_package_dir", lambda pkg: tmp_path / pkg if (tmp_path / pkg).is_dir() else None)
+    monkeypatch.setattr(store, "package_dir", lambda pkg: tmp_path / pkg if (tmp_path / pkg).is_dir() else None)
     assert store.status("fake-parts").location == "pypi-parts"
     p = store.path("fake-parts")
     assert p == _isolated_home / "models" / "fake-parts"

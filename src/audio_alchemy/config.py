@@ -5,6 +5,7 @@ Every path the toolkit uses by default comes from here, so one environment varia
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -42,3 +43,15 @@ def data_path(*parts: str) -> Path | None:
     """A sub-folder of the shared data, or None when it is absent."""
     p = data_dir().joinpath(*parts)
     return p if p.exists() else None
+
+
+def package_dir(name: str) -> Path | None:
+    """The folder of the installed Python package ``name``, found without importing it (None if absent):
+    where packages that ship model files keep them."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])

