@@ -10,7 +10,8 @@ from rich.table import Table
 
 from ..library import Library, import_paths
 from ..library.export import export as export_library
-from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, esc, fail, interrupted, open_library, print_errors, print_json
+from .common import (DbOption, SchedulerOption, WorkersOption, console, err_console, esc, fail, interrupted,
+                     open_library, print_errors, print_json)
 
 
 def import_cmd(

