@@ -128,3 +128,33 @@ def test_cli_single_file_compare_convert(tmp_path):
     assert d["histogram_similarity"] > 0.9 and (tmp_path / "p.png").exists()
     r = CliRunner().invoke(app, ["features", str(tmp_path / "missing.wav")])
     assert r.exit_code != 0
+
+
+def test_jit_warm_up_runs_in_the_driver_before_parallel_workers(small_library, monkeypatch):
+    """Two worker processes must never compile numba functions at once (their cache writes collide and later
+    loads segfault): the driver compiles first, whenever two or more workers could run."""
+    from audio_alchemy import jobs
+    from audio_alchemy.features import batch
+
+    lib, _ = small_library
+    calls = []
+    monkeypatch.setattr(batch, "warm_up", lambda fs, images=False: calls.append(("warm_up", fs, images)))
+
+    def fake_run(tasks, fn, on_result, on_error, workers=None, **kw):
+        calls.append(("run", workers))
+        return jobs.JobSummary(total=len(tasks))
+
+    monkeypatch.setattr(jobs, "run", fake_run)
+    batch.run_features(lib, "full", images=True, workers=2, progress=False)
+    assert calls == [("warm_up", "full", True), ("run", 2)]
+    calls.clear()
+    batch.run_features(lib, "full", workers=0, progress=False)  # in-process: nothing to protect
+    batch.run_features(lib, "full", workers=1, progress=False)  # one worker compiles alone
+    assert calls == [("run", 0), ("run", 1)]
+
+
+def test_warm_up_computes_each_set():
+    from audio_alchemy.features.batch import warm_up
+
+    for fs, images in (("seed", False), ("full", True)):
+        warm_up(fs, images)  # raises if any stage fails on its synthetic clip

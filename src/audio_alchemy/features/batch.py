@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .sets import FEATURE_SETS, VERSION
 
 
@@ -57,6 +59,42 @@ def _compute_one(task: FeatureTask) -> tuple[dict[str, Any], dict[str, str]]:
     return feats, arts
 
 
+def warm_up(feature_set: str, images: bool = False) -> None:
+    """Compile, or load from numba's on-disk cache, every JIT function ``feature_set`` uses, in this process.
+
+    Why: numba's cache is not safe against two processes compiling the same function at the same time. On a
+    fresh install the first parallel run had both workers compile librosa's ``peak_pick`` at once and write
+    mismatched cache entries; every later process that loaded them crashed (segfault). Run before worker
+    processes start, so they only ever read the cache. About 8 s the first time, well under 1 s afterwards.
+    """
+    import tempfile
+
+    from .frontend import analyze
+    from .images import save_images
+    from .sets import full_features, seed_features
+
+    sr = 44100
+    t = np.arange(3 * sr) / sr
+    clicks = (np.sin(2 * np.pi * 2 * t) > 0.99).astype(np.float64)  # onsets and beats to find
+    x = np.stack([0.1 * np.sin(2 * np.pi * 220 * t) + 0.3 * clicks,
+                  0.1 * np.sin(2 * np.pi * 330 * t) + 0.3 * clicks]).astype(np.float32)
+    fe = analyze(x, sr)
+    seed_features(fe, 0)
+    if feature_set == "full":
+        full_features(fe, x, sr, 0)
+    if images:
+        with tempfile.TemporaryDirectory() as d:
+            save_images(x, sr, str(Path(d) / "warm"), fe=fe)
+
+
+def _parallel_processes(tasks: list, workers: int | None, scheduler: str | None) -> bool:
+    """Whether :func:`audio_alchemy.jobs.run` may have two worker processes compiling at once for these tasks."""
+    from .. import jobs
+
+    n = jobs.default_workers() if workers is None else workers
+    return len(tasks) > 1 and (n > 1 or scheduler not in (None, "local"))
+
+
 def pending_tasks(lib, feature_set: str = "seed", images: bool = False,
                   force: bool = False) -> tuple[list[FeatureTask], int, list[str]]:
     """Tasks for every track without ``(feature_set, VERSION)`` (all tracks with ``force``); also the skip count
@@ -93,6 +131,8 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
     to_parquet = parse_out(out) is not None  # a bad --out fails here, before any work
     tasks, skipped, missing = pending_tasks(lib, feature_set, images, force)
     stage = f"features:{feature_set}"
+    if _parallel_processes(tasks, workers, scheduler):
+        warm_up(feature_set, images)
     if to_parquet:
         hashes = {t.id: t.content_hash for t in lib.tracks()}  # lets the merge find the track in any library copy
         summary, written = run_to_parquet(
