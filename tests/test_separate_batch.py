@@ -134,3 +134,29 @@ def test_one_hour_file_in_bounded_memory(tmp_path):
     dur, rss = _long_file_rss(tmp_path, 3600)
     assert abs(dur - 3600) < 1
     assert rss < 1500, f"peak RSS {rss} MB"
+
+
+def test_jit_backends_compile_in_the_driver_before_parallel_workers(lib, monkeypatch):
+    """repet/hpss run librosa's numba code: the driver runs them once before two or more workers start (two
+    processes compiling at once break numba's cache), and torch backends skip that."""
+    from audio_alchemy import jobs
+    from audio_alchemy.separate.offline import HpssVocalSeparator
+
+    calls = []
+
+    class Recording(HpssVocalSeparator):
+        def separate(self, samples, sr):
+            calls.append(("separate", samples.shape[1] / sr))
+            return super().separate(samples, sr)
+
+    def fake_run(tasks, fn, on_result, on_error, workers=None, **kw):
+        calls.append(("run", workers))
+        return jobs.JobSummary(total=len(tasks))
+
+    monkeypatch.setattr(batch, "get_separator", lambda *a, **k: Recording())
+    monkeypatch.setattr(jobs, "run", fake_run)
+    batch.run_separation(lib, model="hpss", workers=2, progress=False)
+    assert calls == [("separate", 3.0), ("run", 2)]
+    calls.clear()
+    batch.run_separation(lib, model="hpss", workers=0, progress=False)
+    assert calls == [("run", 0)]

@@ -64,6 +64,7 @@ class Separator(ABC):
     version: str = "0"
     sample_rate: int = 44100
     residual_accompaniment: bool = True
+    uses_numba: bool = False  # JIT-compiled code inside: run once in the driver before parallel workers
     chunk_seconds: float = 60.0
     context_seconds: float = 2.0
 

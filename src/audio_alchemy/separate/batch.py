@@ -209,6 +209,9 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
     tasks, skipped, missing = pending_tasks(lib, sep, concrete, model_dir, device, max(n_workers, 1), track_ids)
     if len(tasks) <= 1:
         n_workers = 0
+    if n_workers > 1 and sep.uses_numba:  # numba's cache breaks when two workers compile at once: compile here
+        sep.separate(np.random.default_rng(0).standard_normal((2, 3 * sep.sample_rate)).astype(np.float32) * 0.1,
+                     sep.sample_rate)
     if n_workers == 0:
         _SEPARATORS[(concrete, model_dir, device)] = sep  # reuse the already loaded model in-process
     job_id = lib.start_job(STAGE, {"model": model, "separator": sep.id, "model_dir": model_dir}, total=len(tasks))

@@ -80,6 +80,7 @@ class RepetSimSeparator(Separator):
     name = "repet"
     version = "1"
     sample_rate = 22050
+    uses_numba = True  # librosa's nearest-neighbour filter
     chunk_seconds = 60.0
     context_seconds = 0.0  # frames are treated independently apart from the neighbour search
 
@@ -109,6 +110,7 @@ class HpssVocalSeparator(Separator):
     name = "hpss"
     version = "1"
     sample_rate = 22050
+    uses_numba = True  # librosa's decomposition helpers
     chunk_seconds = 60.0
     context_seconds = 1.0
 
