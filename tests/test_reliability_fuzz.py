@@ -50,8 +50,10 @@ def test_import_survives_1000_mutated_files(corpus, imported):
         for smp in samples:
             has_file = bytes(smp.path.as_posix(), "utf-8") in files
             err = errors.get(display_path(smp.path))
-            if has_file and err:
-                both.append(smp)
+            if has_file and err and err["kind"] != "truncated":
+                both.append(smp)  # an imported file carries a row only to warn that its header promised more
+            if err and err["kind"] == "truncated":
+                assert has_file, f"a truncation warning on a file that was not imported: {err}"
             if not has_file and not err:
                 unclassified.append(smp)
             if smp.must_fail and not err:
@@ -62,7 +64,7 @@ def test_import_survives_1000_mutated_files(corpus, imported):
                 assert smp.path.name in err["message"], f"error row does not name its file: {err}"
                 assert err["kind"] != "WorkerCrashed", f"a worker died on {smp.path.name}: {err}"
         assert not unclassified, f"{len(unclassified)} files neither imported nor in errors: {unclassified[:3]}"
-        assert not both, f"{len(both)} files both imported and in errors: {both[:3]}"
+        assert not both, f"{len(both)} files both imported and in errors (not as a truncation warning): {both[:3]}"
         assert not bad_ok, f"{len(bad_ok)} undecodable files have no error row: {bad_ok[:3]}"
         assert not good_lost, f"{len(good_lost)} pristine clips not imported: {good_lost[:3]}"
         assert s.new_files + s.failed == len(samples)
