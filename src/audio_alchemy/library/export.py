@@ -69,8 +69,11 @@ def study_record(lib: Library, t: Track) -> dict[str, Any]:
     mode_name = mode_name if mode_name in ("major", "minor") else None
     arts = lib.artifacts(t.id)
     lang = t.language
-    for p in lib.predictions(t.id):
-        if p["task"] == "language" and not lang:
+    preds = lib.predictions(t.id)
+    # a predicted language for a song its vocal stem says nobody sings in is noise: leave it out (tags still count)
+    sung = not any(p["task"] == "voice" and p["label"] == "instrumental" for p in preds)
+    for p in preds:
+        if p["task"] == "language" and not lang and sung:
             lang = p["label"]
     dur = _num(_first(f, "duration")) or t.duration
     zcr = _num(_first(f, "zero_crossing_rate"))

