@@ -300,16 +300,20 @@ def test_export_json_validates_against_schema(tmp_path):
     with _lib(tmp_path) as lib:
         import_paths(lib, [tmp_path / "in"], workers=0, progress=False)
         t = lib.tracks()[0]
+        stem = tmp_path / "stem.flac"
+        io.save(stem, music(1.0, 22050, seed=2), 22050)
+        lib.add_stem(t.id, 1, "x@1", stem, "s" * 64, 1.0, 22050, 2)
         lib.put_features(t.id, "seed", "1", {"tempo": 120.0, "key": "C", "zero_crossing_rate": 0.1, "rms_energy": 0.2,
                                              "duration": 2.0, "fundamental_freq": None})
         n = export(lib, "json", tmp_path / "out.json")
         records = json.loads((tmp_path / "out.json").read_text())
         jsonschema.validate(records, study_schema())
-        assert n == 1 and records[0]["Data"]["Artist"] == "Some Artist" and records[0]["Data"]["Tempo"] == 120.0
+        assert n == 2 and records[0]["Data"]["Artist"] == "Some Artist" and records[0]["Data"]["Tempo"] == 120.0
         assert records[0]["Data"]["Key"] == 0 and records[0]["Data"]["Fundamental Frequency"] is None
         for fmt in ("csv", "parquet"):
-            assert export(lib, fmt, tmp_path / f"out.{fmt}") == 1
+            assert export(lib, fmt, tmp_path / f"out.{fmt}") == 2
         import pandas as pd
 
         df = pd.read_parquet(tmp_path / "out.parquet")
         assert df.loc[0, "tempo"] == 120.0 and df.loc[0, "track_type"] == 0
+        assert f",{t.id},1," in (tmp_path / "out.csv").read_text().splitlines()[2]  # the stem's parent id, not 1.0

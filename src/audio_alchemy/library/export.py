@@ -139,6 +139,9 @@ def export(lib: Library, fmt: str, out: str | Path) -> int:
         out.write_text(json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False))
         return len(records)
     df = pd.DataFrame([flat_row(lib, t) for t in tracks])
+    for col in ("parent_id", "year", "sample_rate", "channels"):  # ids and counts stay integers beside nulls
+        if col in df and pd.api.types.is_numeric_dtype(df[col]) and (df[col].dropna() % 1 == 0).all():
+            df[col] = df[col].astype("Int64")
     if fmt == "csv":
         df.to_csv(out, index=False)
     elif fmt == "parquet":
