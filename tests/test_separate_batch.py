@@ -83,7 +83,9 @@ def test_cli_separate_and_eval(lib, tmp_path):
 
     r = CliRunner().invoke(app, ["separate", "--model", "masknet", "--workers", "0", "--db", str(lib.path)])
     assert r.exit_code == 0, r.output
-    assert "separated 2" in r.output
+    assert "separated 2" in r.output and "(separator masknet@1-" in r.output.replace("\n", "")
+    r = CliRunner().invoke(app, ["info", "1", "--db", str(lib.path)])
+    assert "vocals: track" in r.output and "(masknet@1-" in r.output
     stems = tmp_path / "stems" / "t1"
     v, a = music(seconds=2.0, sr=22050, seed=1), music(seconds=2.0, sr=22050, seed=2) * 0.5
     for name, arr in (("vocals", v), ("accompaniment", a), ("mixture", v + a)):

@@ -61,10 +61,11 @@ def ls_cmd(
                 d["path"] = lib.track_path(t.id)
                 print_json(d)
             return
-        table = Table("id", "type", "artist", "title", "genre", "duration", "files")
+        table = Table("id", "type", "artist", "title", "genre", "duration", "files", *(["separator"] if stems else []))
         for t in tracks:
             table.add_row(str(t.id), t.type_name, esc(t.artist or ""), esc(t.title or ""), esc(t.genre or ""),
-                          f"{t.duration:.1f} s" if t.duration else "", str(len(lib.files(t.id))))
+                          f"{t.duration:.1f} s" if t.duration else "", str(len(lib.files(t.id))),
+                          *([esc(t.separator or "")] if stems else []))
         console.print(table)
 
 
@@ -94,7 +95,9 @@ def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part 
         for f in info["files"]:
             console.print(f"  file          {esc(f['path'])} ({f['format']}, {f['role']})", highlight=False)
         for name, sid in info["stems"].items():
-            console.print(f"  stem          {name}: track {sid}")
+            stem = lib.track(sid)
+            console.print(esc(f"  stem          {name}: track {sid} ({stem.separator if stem else '?'})"),
+                          highlight=False)
         for fs, data in info["features"].items():
             scalars = {k: v for k, v in data.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
             shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(scalars.items())[:12])
