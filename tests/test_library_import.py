@@ -99,6 +99,20 @@ def test_file_replaced_in_place_leaves_no_orphan(tmp_path):
         assert lib.count_tracks(0) == 2  # the second new song and the rated old one
 
 
+def test_the_best_copy_of_a_track_is_the_one_used(tmp_path):
+    """The same music at 8 kHz mono and 44.1 kHz stereo is one track; stems and features read the 44.1 kHz file."""
+    from audio_alchemy.io import resample
+
+    x = music(6.0, 44100, seed=40)
+    io.save(tmp_path / "in" / "a_low.wav", resample(x.mean(axis=0, keepdims=True), 44100, 8000), 8000)
+    io.save(tmp_path / "in" / "b_high.wav", x, 44100)
+    with _lib(tmp_path) as lib:
+        import_paths(lib, [tmp_path / "in"], workers=0, progress=False)
+        (t,) = lib.tracks(track_type=0)
+        assert len(lib.files(t.id)) == 2
+        assert lib.track_path(t.id).endswith("b_high.wav")
+
+
 def test_demo_twice_gives_nine(demo_dir, tmp_path):
     with _lib(tmp_path) as lib:
         s = import_paths(lib, [demo_dir, demo_dir], workers=2, progress=False)

@@ -315,14 +315,15 @@ class Library:
         return int(cur.fetchone()[0])
 
     def track_path(self, track_id: int, prefer: tuple[str, ...] = ("wav", "flac")) -> str | None:
-        """The best existing file of a track: a lossless one if present, else the first that exists."""
+        """The best existing file of a track: a lossless one if present (the largest of its kind: for PCM that is
+        the highest rate, channel count and bit depth of the same music), else the first that exists."""
         rows = [f for f in self.files(track_id) if os.path.exists(f.fs_path)]
         if not rows:
             return None
         for fmt in prefer:
-            for f in rows:
-                if f.format == fmt:
-                    return f.fs_path
+            same = [f for f in rows if f.format == fmt]
+            if same:
+                return max(same, key=lambda f: f.size or 0).fs_path
         return rows[0].fs_path
 
     # -- features, artifacts, predictions ----------------------------------------------------------
