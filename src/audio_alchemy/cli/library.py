@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..library import Library, import_paths
+from ..library import Library, import_paths, no_singing
 from ..library.export import export as export_library
 from .common import (DbOption, SchedulerOption, WorkersOption, console, err_console, esc, fail, interrupted,
                      open_library, print_errors, print_json)
@@ -102,7 +102,7 @@ def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part 
             scalars = {k: v for k, v in data.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)}
             shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(scalars.items())[:12])
             console.print(esc(f"  features[{fs}] {shown}{' ...' if len(scalars) > 12 else ''}"), highlight=False)
-        sung = not any(p["task"] == "voice" and p["label"] == "instrumental" for p in info["predictions"])
+        sung = no_singing(info["predictions"]) is None
         for p in info["predictions"]:
             prob = p["scores"].get(p["label"]) if isinstance(p["scores"], dict) else None
             note = " - but no singing found, so this means little" if p["task"] == "language" and not sung else ""

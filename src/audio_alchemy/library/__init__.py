@@ -5,7 +5,8 @@
 ...     import_paths(lib, ["~/Music"])
 """
 
-from .db import LIKERT_SCALES, TRACK_TYPES, FileRow, Library, Track, display_path
+from .db import LIKERT_SCALES, TRACK_TYPES, FileRow, Library, Track, display_path, no_singing
 from .importer import ImportSummary, import_paths, scan
 
-__all__ = ["LIKERT_SCALES", "TRACK_TYPES", "FileRow", "ImportSummary", "Library", "Track", "display_path", "import_paths", "scan"]
+__all__ = ["LIKERT_SCALES", "TRACK_TYPES", "FileRow", "ImportSummary", "Library", "Track", "display_path", "import_paths",
+           "no_singing", "scan"]

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .db import Library, Track, display_path
+from .db import Library, Track, display_path, no_singing
 
 KEY_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
@@ -71,7 +71,7 @@ def study_record(lib: Library, t: Track) -> dict[str, Any]:
     lang = t.language
     preds = lib.predictions(t.id)
     # a predicted language for a song its vocal stem says nobody sings in is noise: leave it out (tags still count)
-    sung = not any(p["task"] == "voice" and p["label"] == "instrumental" for p in preds)
+    sung = no_singing(preds) is None
     for p in preds:
         if p["task"] == "language" and not lang and sung:
             lang = p["label"]

@@ -64,8 +64,10 @@ def predict_library(lib, rec: Any, track_type: int = 0, force: bool = False, pro
 
 def _no_singing_note(lib, track_id: int) -> str | None:
     """A note when the song's ``voice`` prediction (from its vocal stem at separation time) says instrumental."""
-    for p in lib.predictions(track_id):
-        if p["task"] == "voice" and p["label"] == "instrumental":
-            return (f"no singing found (P(vocals) {p['scores'].get('vocals', 0.0):.2f} from the vocal stem, "
-                    f"{p['model']}): the language label means little")
-    return None
+    from ..library import no_singing
+
+    p = no_singing(lib.predictions(track_id))
+    if p is None:
+        return None
+    return (f"no singing found (P(vocals) {p['scores'].get('vocals', 0.0):.2f} from the vocal stem, {p['model']}): "
+            "the language label means little")
