@@ -66,10 +66,11 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
 
 
-def print_errors(errors: list[str], shown: int = 10) -> None:
-    """The first few per-item error lines of a batch, then a pointer to `alchemy errors`."""
+def print_errors(errors: list[str], shown: int = 10, mark: str = "[red]✗[/red]") -> None:
+    """The first few per-item error (or warning, with another ``mark``) lines of a batch, then a pointer to
+    `alchemy errors`."""
     for line in errors[:shown]:
-        err_console.print(f"  [red]✗[/red] {escape(line)}", highlight=False)
+        err_console.print(f"  {mark} {escape(line)}", highlight=False)
     if len(errors) > shown:
         err_console.print(f"  ... and {len(errors) - shown} more: see `alchemy errors`")
 

@@ -10,8 +10,8 @@ from rich.table import Table
 
 from ..library import Library, import_paths, no_singing
 from ..library.export import export as export_library
-from .common import (DbOption, SchedulerOption, WorkersOption, console, err_console, esc, fail, interrupted,
-                     open_library, print_errors, print_json)
+from .common import (DbOption, SchedulerOption, WorkersOption, console, esc, fail, interrupted, open_library,
+                     print_errors, print_json)
 
 
 def import_cmd(
@@ -40,10 +40,7 @@ def report_import(s, lib: Library) -> None:
         + (f", [yellow]{len(s.warnings)} warning(s)[/]" if s.warnings else "") + f". Library: {lib.count_tracks(0)} songs."
     )
     print_errors(s.errors)
-    for line in s.warnings[:10]:
-        err_console.print(f"  [yellow]![/yellow] {esc(line)}", highlight=False)
-    if len(s.warnings) > 10:
-        err_console.print(f"  ... and {len(s.warnings) - 10} more: see `alchemy errors`")
+    print_errors(s.warnings, mark="[yellow]![/yellow]")
 
 
 def ls_cmd(

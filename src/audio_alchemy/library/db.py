@@ -112,11 +112,11 @@ def _track(row: sqlite3.Row | tuple) -> Track:
     return Track(*vals)
 
 
-
 def no_singing(predictions: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The ``voice`` prediction among a track's ``predictions`` when it says ``instrumental`` (nobody sings, so a
     language label means little), else None."""
     return next((p for p in predictions if p["task"] == "voice" and p["label"] == "instrumental"), None)
+
 
 class Library:
     """An open library database. Use :meth:`open`; close with :meth:`close` or a ``with`` block."""

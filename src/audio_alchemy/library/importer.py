@@ -159,9 +159,10 @@ def store(lib: Library, rec: dict[str, Any], extra_tags: dict[str, Any] | None =
                      audio_hash=rec["content_hash"], source_path=display_path(rec["path"]) if rec["copy"] else None)
         if before is not None and before.track_id != tid:
             lib.drop_if_orphaned(before.track_id)
-        lib.clear_error(STAGE, display_path(rec["path"]))
         if rec.get("warning"):  # imported, but the user should know: one row in `alchemy errors`
             lib.record_error(STAGE, display_path(rec["path"]), "truncated", rec["warning"], job_id)
+        else:
+            lib.clear_error(STAGE, display_path(rec["path"]))
     return tid, new
 
 

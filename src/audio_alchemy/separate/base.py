@@ -77,6 +77,11 @@ class Separator(ABC):
         """``name@version``: the cache key of this separator's output."""
         return f"{self.name}@{self.version}"
 
+    def rebuild_args(self, model_dir: str | None) -> tuple[str, str | None]:
+        """``(name, model_dir)`` for :func:`get_separator` to build this same separator in a worker process
+        (``auto`` must resolve once, in the driver)."""
+        return self.name, model_dir
+
     def separate(self, samples: np.ndarray, sr: int) -> dict[str, np.ndarray]:
         """Separate float32 ``(channels, n)`` (or ``(n,)``) audio at ``sr`` Hz into vocals and accompaniment."""
         x = np.asarray(samples, dtype=np.float32)

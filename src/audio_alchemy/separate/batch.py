@@ -199,10 +199,7 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
 
     model_dir = str(model_dir) if model_dir else None
     sep = get_separator(model, model_dir=model_dir, device=device)  # fails early (e.g. missing weights)
-    # workers build the concrete separator the driver resolved (``auto`` must not differ between processes),
-    # from the folder its weights were found in (``auto`` may have found Spleeter outside ``model_dir``)
-    concrete = getattr(sep, "model_name", sep.name)
-    model_dir = str(sep.folder) if getattr(sep, "folder", None) else model_dir
+    concrete, model_dir = sep.rebuild_args(model_dir)  # what workers build: the separator the driver resolved
     n_workers = jobs.default_workers() if workers is None else workers
     if hasattr(sep, "model_name") or n_workers <= 1:
         n_workers = 0  # Demucs: one in-process model on every core beats several processes competing for them

@@ -394,6 +394,9 @@ class DemucsSeparator(Separator):
             raise SeparationError(f"Demucs model '{model}' has no vocals source ({self._model.sources})")
         self.version = f"demucs4.1-{model}-s{shifts}-o{overlap:g}"
 
+    def rebuild_args(self, model_dir: str | None) -> tuple[str, str | None]:
+        return self.model_name, model_dir
+
     def _separate_stereo(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import torch
 

@@ -240,6 +240,9 @@ class SpleeterSeparator(Separator):
         self.threads = threads
         self._nets: dict | None = None
 
+    def rebuild_args(self, model_dir: str | None) -> tuple[str, str | None]:
+        return self.name, str(self.folder)  # where the weights were found (``auto`` may look outside model_dir)
+
     def _separate_stereo(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if self._nets is None:
             self._nets = load_unets(self.folder)
