@@ -107,6 +107,29 @@ def test_awkward_names_titles_and_missing_files(tmp_path):
     assert r.exit_code == 1 and "is a folder" in " ".join(r.output.split())
 
 
+def test_file_changed_after_import_is_not_used_until_reimported(tmp_path):
+    """A file shortened after import no longer holds the track's audio: batches record a changed_file error
+    naming it instead of computing on it; importing it again makes it usable."""
+    src = tmp_path / "music"
+    io.save(src / "a.wav", music(3.0, 22050, seed=1), 22050)
+    io.save(src / "b.wav", music(3.0, 22050, seed=2), 22050)
+    db = str(tmp_path / "lib.sqlite")
+    assert runner.invoke(app, ["import", str(src), "--db", db, "--workers", "0"]).exit_code == 0
+    io.save(src / "b.wav", music(3.0, 22050, seed=2)[:, :22050], 22050)  # now 1 s long
+
+    r = runner.invoke(app, ["features", "--db", db, "--workers", "0"])
+    assert r.exit_code == 0 and "1 computed" in r.output, r.output
+    errs = [json.loads(x) for x in runner.invoke(app, ["errors", "--db", db, "--json"]).output.splitlines()]
+    assert [e["kind"] for e in errs] == ["changed_file"], errs
+    assert errs[0]["item"].endswith("b.wav") and "changed since import" in errs[0]["message"], errs
+
+    assert runner.invoke(app, ["import", str(src), "--db", db, "--workers", "0"]).exit_code == 0
+    r = runner.invoke(app, ["features", "--db", db, "--workers", "0"])
+    assert r.exit_code == 0 and "1 computed" in r.output, r.output
+    rows = [json.loads(x) for x in runner.invoke(app, ["ls", "--db", db, "--json"]).output.splitlines()]
+    assert sorted(round(t["duration"], 2) for t in rows) == [1.0, 3.0], rows
+
+
 def test_bad_options_are_one_line_errors(tmp_path):
     """Wrong values are refused with a message, not a traceback or a silent default."""
     import socket

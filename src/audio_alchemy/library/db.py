@@ -85,6 +85,21 @@ class FileRow:
         """The exact path to open (round-trips non-UTF-8 names)."""
         return os.fsdecode(self.raw_path)
 
+    def size_on_disk(self) -> int | None:
+        """Its size now, in bytes (None: gone or unreadable)."""
+        try:
+            return os.stat(self.fs_path).st_size
+        except OSError:
+            return None
+
+    def state(self) -> str:
+        """``ok``; ``missing``; or ``changed``: its size differs from the size recorded at import (shortened,
+        grown or replaced since), so it no longer holds the track's audio."""
+        size = self.size_on_disk()
+        if size is None:
+            return "missing"
+        return "changed" if self.size is not None and size != self.size else "ok"
+
 
 _TRACK_COLS = (
     "id, content_hash, track_type, parent_id, separator, duration, sample_rate, channels, artist, title, "
@@ -321,9 +336,10 @@ class Library:
         return int(cur.fetchone()[0])
 
     def track_path(self, track_id: int, prefer: tuple[str, ...] = ("wav", "flac")) -> str | None:
-        """The best existing file of a track: a lossless one if present (the largest of its kind: for PCM that is
-        the highest rate, channel count and bit depth of the same music), else the first that exists."""
-        rows = [f for f in self.files(track_id) if os.path.exists(f.fs_path)]
+        """The best intact file of a track (present, unchanged since import): a lossless one if present (the largest
+        of its kind: for PCM that is the highest rate, channel count and bit depth of the same music), else the
+        first intact one."""
+        rows = [f for f in self.files(track_id) if f.state() == "ok"]
         if not rows:
             return None
         for fmt in prefer:
@@ -496,11 +512,19 @@ class Library:
         return summary
 
     def record_missing_file(self, stage: str, track_id: int) -> str:
-        """Record that a track has no existing file, naming the file it had; returns the one-line error."""
+        """Record that a track has no intact file (:meth:`track_path` is None), naming the file it had: gone, or
+        changed since import; returns the one-line error."""
         files = self.files(track_id)
-        item = files[0].path if files else f"track {track_id}"
-        message = f"{item}: file not found (track {track_id}); restore it or re-import its folder"
-        self.record_error(stage, item, "missing_file", message)
+        changed = [f for f in files if f.state() == "changed"]
+        if changed:
+            f = changed[0]
+            item, kind = f.path, "changed_file"
+            message = (f"{item}: changed since import ({f.size} bytes then, {f.size_on_disk()} now; "
+                       f"track {track_id}); import it again to use what it holds now")
+        else:
+            item, kind = (files[0].path if files else f"track {track_id}"), "missing_file"
+            message = f"{item}: file not found (track {track_id}); restore it or re-import its folder"
+        self.record_error(stage, item, kind, message)
         return message
 
     def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
