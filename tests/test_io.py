@@ -145,3 +145,29 @@ def test_truncated_wav_reports_what_its_header_promised(tmp_path_factory, keep, 
     width = channels * (2 if subtype == "PCM_16" else 3)
     assert info.frames == (min(keep, len(data) - 1) - 44) // width
     assert info.declared_frames == x.shape[1]
+
+
+def test_damaged_mp3_decoder_notes_stay_off_stderr(tmp_path, capfd, caplog):
+    """libmpg123's "Illegal Audio-MPEG-Header / Trying to resync" lines name no file: they are captured (and
+    logged at debug level with the file's name) instead of reaching the terminal; the audio still decodes."""
+    import logging
+
+    from audio_alchemy.io.cstderr import captured_c_stderr
+
+    data = bytearray(io.save(tmp_path / "ok.mp3", music(3.0, 22050, seed=3), 22050).read_bytes())
+    mid = len(data) // 2
+    data[mid:mid + 300] = bytes(300)  # a damaged stretch in the middle: the decoder resyncs after it
+    bad = tmp_path / "damaged.mp3"
+    bad.write_bytes(bytes(data))
+    capfd.readouterr()
+    with caplog.at_level(logging.DEBUG, logger="audio_alchemy.io"):
+        a = io.load(bad)
+    assert a.duration > 2.0
+    assert capfd.readouterr().err == ""
+    assert any("damaged.mp3" in r.getMessage() and "skipped damaged data" in r.getMessage() for r in caplog.records)
+
+    lines: list[str] = []
+    with captured_c_stderr(lines):  # what is not libmpg123's is written back to the real stderr
+        os.write(2, b"Note: Trying to resync...\nprogress 50%\n")
+    assert lines == ["Note: Trying to resync..."]
+    assert capfd.readouterr().err == "progress 50%\n"

@@ -7,6 +7,7 @@ a time window and stream fixed-size blocks, so a 3-hour file never has to sit in
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from .cstderr import captured_c_stderr, note_decoder_messages
 from .dsp import as_2d, resample, to_mono
 from .errors import AudioError, CorruptAudio, EmptyAudio, NotAudioFile, UnsupportedFormat
 
@@ -83,12 +85,16 @@ def _check_file(path: Path) -> None:
 
 
 def _sf_info(path: Path) -> AudioInfo | None:
+    notes: list[str] = []
     try:
-        i = sf.info(os.fsencode(path))  # bytes: non-UTF-8 names work
+        with captured_c_stderr(notes):
+            i = sf.info(os.fsencode(path))  # bytes: non-UTF-8 names work
     except sf.LibsndfileError:
         return None
     except (RuntimeError, TypeError, ValueError):
         return None
+    finally:
+        note_decoder_messages(path, notes)
     if i.samplerate <= 0 or i.channels <= 0:
         return None
     return AudioInfo(str(path), i.format.lower(), int(i.samplerate), int(i.channels), max(int(i.frames), 0),
@@ -143,14 +149,21 @@ def probe(path: str | Path) -> AudioInfo:
 
 
 def _blocks_sf(path: Path, start: int, stop: int | None, block: int) -> Iterator[np.ndarray]:
+    notes: list[str] = []
     try:
-        with sf.SoundFile(os.fsencode(path)) as f:
+        with captured_c_stderr(notes):
+            f = sf.SoundFile(os.fsencode(path))
+        # libmpg123 writes its resync notes to fd 2: capture them around each call, never across a yield
+        quiet = captured_c_stderr if f.subtype.startswith("MPEG") else contextlib.nullcontext
+        with f:
             if start:
-                f.seek(start)
+                with quiet(notes):
+                    f.seek(start)
             remaining = None if stop is None else max(stop - start, 0)
             while remaining is None or remaining > 0:
                 n = block if remaining is None else min(block, remaining)
-                data = f.read(n, dtype="float32", always_2d=True)
+                with quiet(notes):
+                    data = f.read(n, dtype="float32", always_2d=True)
                 if data.shape[0] == 0:
                     break
                 if remaining is not None:
@@ -162,6 +175,8 @@ def _blocks_sf(path: Path, start: int, stop: int | None, block: int) -> Iterator
         raise CorruptAudio(path, f"decoding failed: {exc}") from exc
     except (RuntimeError, ValueError) as exc:
         raise CorruptAudio(path, f"decoding failed: {exc}") from exc
+    finally:
+        note_decoder_messages(path, notes)
 
 
 def _blocks_av(path: Path, info: AudioInfo, start: int, stop: int | None, block: int) -> Iterator[np.ndarray]:
