@@ -104,7 +104,7 @@ def test_features_to_parquet_then_merge_equals_direct_features(corpus, tmp_path)
             lib.conn.backup(dst)
         batch.run_features(lib, feature_set="seed", workers=0, progress=False)  # in-process: no worker start-up to pay
     with Library.open(merged) as lib:
-        tasks, _, _ = batch.pending_tasks(lib, "seed")
+        tasks, _ = batch.pending_tasks(lib, "seed")
         hashes = {t.id: t.content_hash for t in lib.tracks()}
         s, _ = run_to_parquet(
             tasks, partial(batch._compute_one), f"parquet://{out}", "features:seed", key=lambda t: t.path,

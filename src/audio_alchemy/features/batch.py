@@ -27,6 +27,7 @@ class FeatureTask:
     track_type: int
     feature_set: str
     image_stem: str | None = None
+    problem: Exception | None = None  # the track has no intact file: the task fails with this (file gone/changed)
 
     def __str__(self) -> str:
         return self.path
@@ -45,6 +46,8 @@ def _compute_one(task: FeatureTask) -> tuple[dict[str, Any], dict[str, str]]:
     from .images import save_images
     from .sets import full_features, seed_features, _json_safe
 
+    if task.problem is not None:
+        raise task.problem
     audio = load(task.path)
     if audio.samples.size == 0:
         from ..io import EmptyAudio
@@ -96,26 +99,29 @@ def _parallel_processes(tasks: list, workers: int | None, scheduler: str | None)
 
 
 def pending_tasks(lib, feature_set: str = "seed", images: bool = False,
-                  force: bool = False) -> tuple[list[FeatureTask], int, list[str]]:
-    """Tasks for every track without ``(feature_set, VERSION)`` (all tracks with ``force``); also the skip count
-    and the error lines of tracks whose files are gone (recorded as errors)."""
+                  force: bool = False) -> tuple[list[FeatureTask], int]:
+    """Tasks for every track without ``(feature_set, VERSION)`` (all tracks with ``force``), and the skip count.
+
+    A track whose file is gone or changed gets a task that fails with that error, so that it reaches whichever
+    sink the run writes to (the database, or Parquet without touching the database)."""
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; choose one of {FEATURE_SETS}")
     done = set() if force else lib.tracks_with_features(feature_set, VERSION)
     img_dir = lib.derived_dir("images") if images else None
-    tasks, skipped, missing = [], 0, []
+    tasks, skipped = [], 0
     for t in lib.tracks():
         has_images = images and {"mel_grey_png", "mel_viridis_png", "mel_npz"} <= set(lib.artifacts(t.id))
         if t.id in done and (not images or has_images):
             skipped += 1
             continue
+        stem = str(Path(img_dir) / f"{t.id}") if img_dir is not None else None
         path = lib.track_path(t.id)
         if path is None:
-            missing.append(lib.record_missing_file(f"features:{feature_set}", t.id))
+            problem = lib.file_problem(t.id)
+            tasks.append(FeatureTask(t.id, problem.path, int(t.track_type), feature_set, stem, problem))
             continue
-        stem = str(Path(img_dir) / f"{t.id}") if img_dir is not None else None
         tasks.append(FeatureTask(t.id, path, int(t.track_type), feature_set, stem))
-    return tasks, skipped, missing
+    return tasks, skipped
 
 
 def run_features(lib, feature_set: str = "seed", images: bool = False, workers: int | None = None,
@@ -129,7 +135,7 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
     from ..jobs.parquet_sink import parse_out, run_to_parquet
 
     to_parquet = parse_out(out) is not None  # a bad --out fails here, before any work
-    tasks, skipped, missing = pending_tasks(lib, feature_set, images, force)
+    tasks, skipped = pending_tasks(lib, feature_set, images, force)
     stage = f"features:{feature_set}"
     if _parallel_processes(tasks, workers, scheduler):
         warm_up(feature_set, images)
@@ -141,7 +147,6 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
             payload=lambda t, r: {"track_id": t.track_id, "content_hash": hashes.get(t.track_id), "feature_set":
                                   t.feature_set, "version": VERSION, "data": r[0], "artifacts": r[1]})
         summary.skipped = skipped + written
-        summary.add_failures(missing)
         return summary
     job_id = lib.start_job(stage, {"feature_set": feature_set, "version": VERSION, "images": images},
                            total=len(tasks))
@@ -159,4 +164,4 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
 
     return lib.run_job(job_id, lambda: jobs.run(tasks, _compute_one, on_result, on_error, workers=workers,
                                                 scheduler=scheduler, desc=f"features {feature_set}", progress=progress),
-                       missing, skipped)
+                       skipped=skipped)

@@ -7,10 +7,11 @@
 from .decode import AUDIO_SUFFIXES, Audio, AudioInfo, load, probe, stream
 from .dsp import as_2d, resample, to_channels, to_mono
 from .encode import encode_mp3, save
-from .errors import AudioError, CorruptAudio, EmptyAudio, NotAudioFile, UnsupportedFormat
+from .errors import AudioError, ChangedFile, CorruptAudio, EmptyAudio, MissingFile, NotAudioFile, UnsupportedFormat
 
 __all__ = [
-    "AUDIO_SUFFIXES", "Audio", "AudioInfo", "AudioError", "CorruptAudio", "EmptyAudio", "NotAudioFile",
+    "AUDIO_SUFFIXES", "Audio", "AudioInfo", "AudioError", "ChangedFile", "CorruptAudio", "EmptyAudio", "MissingFile",
+    "NotAudioFile",
     "UnsupportedFormat", "as_2d", "encode_mp3", "load", "probe", "resample", "save", "stream", "to_channels",
     "to_mono",
 ]

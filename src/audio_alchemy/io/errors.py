@@ -41,3 +41,15 @@ class NotAudioFile(AudioError):
     """The path is not a readable regular file: a directory, a broken link, no permission."""
 
     kind = "not_a_file"
+
+
+class MissingFile(NotAudioFile):
+    """A library track's file is gone from disk."""
+
+    kind = "missing_file"
+
+
+class ChangedFile(NotAudioFile):
+    """A library track's file changed size since import: it no longer holds the audio the library knows."""
+
+    kind = "changed_file"

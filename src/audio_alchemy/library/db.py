@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
+from ..io.errors import AudioError, ChangedFile, MissingFile
 from .schema import migrate
 
 TRACK_TYPES = {0: "full", 1: "vocals", 2: "accompaniment"}
@@ -511,21 +512,22 @@ class Library:
                 self.finish_job(job_id, summary.status, summary.done, summary.failed, skipped)
         return summary
 
-    def record_missing_file(self, stage: str, track_id: int) -> str:
-        """Record that a track has no intact file (:meth:`track_path` is None), naming the file it had: gone, or
-        changed since import; returns the one-line error."""
+    def file_problem(self, track_id: int) -> AudioError:
+        """Why a track has no intact file (:meth:`track_path` is None): :class:`ChangedFile` or
+        :class:`MissingFile`, naming the file it had."""
         files = self.files(track_id)
-        changed = [f for f in files if f.state() == "changed"]
-        if changed:
-            f = changed[0]
-            item, kind = f.path, "changed_file"
-            message = (f"{item}: changed since import ({f.size} bytes then, {f.size_on_disk()} now; "
-                       f"track {track_id}); import it again to use what it holds now")
-        else:
-            item, kind = (files[0].path if files else f"track {track_id}"), "missing_file"
-            message = f"{item}: file not found (track {track_id}); restore it or re-import its folder"
-        self.record_error(stage, item, kind, message)
-        return message
+        for f in files:
+            if f.state() == "changed":
+                return ChangedFile(f.path, f"changed since import ({f.size} bytes then, {f.size_on_disk()} now; track "
+                                           f"{track_id}); import it again to use what it holds now")
+        return MissingFile(files[0].path if files else f"track {track_id}",
+                           f"file not found (track {track_id}); restore it or re-import its folder")
+
+    def record_missing_file(self, stage: str, track_id: int) -> str:
+        """Record that a track has no intact file (:meth:`file_problem`); returns the one-line error."""
+        exc = self.file_problem(track_id)
+        self.record_error(stage, exc.path, exc.kind, str(exc))
+        return str(exc)
 
     def jobs(self, limit: int = 20) -> list[dict[str, Any]]:
         self._mark_dead_jobs()
