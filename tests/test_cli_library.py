@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 
 import jsonschema
+import numpy as np
 from typer.testing import CliRunner
 
 from audio_alchemy import io
@@ -152,3 +154,46 @@ def test_bad_options_are_one_line_errors(tmp_path):
         busy.listen()
         r = runner.invoke(app, ["serve", "--db", db, "--port", str(busy.getsockname()[1])])
         assert r.exit_code == 1 and "cannot serve" in r.output and "player:" not in r.output
+
+
+def test_db_option_never_creates_or_adopts_a_foreign_database(tmp_path, monkeypatch):
+    """Read-only commands refuse a missing library instead of creating one; another application's SQLite file is
+    refused, not given our tables; a relative --db stores absolute stem paths, usable from any folder."""
+    import sqlite3
+
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as c:
+        c.execute("CREATE TABLE customers (id)")
+    r = runner.invoke(app, ["ls", "--db", str(other)])
+    assert r.exit_code == 1 and "not an Audio Alchemy library" in " ".join(r.output.split()), r.output
+    with sqlite3.connect(other) as c:
+        assert [x[0] for x in c.execute("SELECT name FROM sqlite_master WHERE type='table'")] == ["customers"]
+    for cmd in (["ls"], ["errors"], ["jobs"], ["info", "x"], ["export", "-f", "csv", "-o", str(tmp_path / "x.csv")]):
+        r = runner.invoke(app, [*cmd, "--db", str(tmp_path / "typo" / "lib.sqlit")])
+        assert r.exit_code == 1 and "no library at" in " ".join(r.output.split()), (cmd, r.output)
+    assert not (tmp_path / "typo").exists()
+
+    io.save(tmp_path / "music" / "a.wav", music(2.0, 22050, seed=1), 22050)
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["import", "music", "--db", "rel/lib.sqlite", "-w", "0"]).exit_code == 0
+    assert runner.invoke(app, ["separate", "--model", "offline", "--db", "rel/lib.sqlite", "-w", "0"]).exit_code == 0
+    monkeypatch.chdir("/")
+    rows = [json.loads(x) for x in runner.invoke(app, ["ls", "--stems", "--json", "--db",
+                                                       str(tmp_path / "rel" / "lib.sqlite")]).output.splitlines()]
+    assert len(rows) == 3 and all(r["path"] and os.path.isabs(r["path"]) and os.path.exists(r["path"]) for r in rows)
+
+
+def test_file_edited_in_place_with_the_same_size_counts_as_changed(tmp_path):
+    """Same size, other audio (a rewritten file): its modification time gives it away."""
+    import os
+
+    p = io.save(tmp_path / "music" / "a.wav", music(2.0, 22050, seed=1), 22050)
+    db = str(tmp_path / "lib.sqlite")
+    assert runner.invoke(app, ["import", str(p.parent), "--db", db, "-w", "0"]).exit_code == 0
+    st = os.stat(p)
+    io.save(p, np.zeros((2, 44100), np.float32), 22050)
+    os.utime(p, (st.st_atime, st.st_mtime + 5))
+    assert os.stat(p).st_size == st.st_size
+    r = runner.invoke(app, ["features", "--db", db, "-w", "0"])
+    assert r.exit_code == 1 and "0 computed" in r.output, r.output  # nothing could be done: scripts notice
+    assert "changed since import" in runner.invoke(app, ["errors", "--db", db]).output

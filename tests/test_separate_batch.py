@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -46,14 +49,17 @@ def test_run_separation_stores_triplicates_and_caches(lib):
 def test_bad_file_is_recorded_and_the_batch_goes_on(lib, tmp_path):
     song = lib.tracks(track_type=0)[0]
     path = lib.track_path(song.id)
-    with open(path, "r+b") as f:  # truncate the data: decoding fails for this one song
-        f.truncate(30)
+    good, st = Path(path).read_bytes(), os.stat(path)
+    with open(path, "r+b") as f:  # bit rot in the header, same size and time: decoding fails for this one song
+        f.write(b"garbage!" * 8)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     s = batch.run_separation(lib, model="masknet", workers=0, progress=False)
     assert (s.done, s.failed) == (1, 1)
     errs = lib.errors("separate")
-    assert len(errs) == 1 and path in errs[0]["message"]
+    assert len(errs) == 1 and path in errs[0]["message"] and errs[0]["kind"] != "changed_file"
     # fixing the file and re-running resumes: only the failed song is separated
-    save(path, music(seconds=2.0, sr=22050, seed=99), 22050)
+    Path(path).write_bytes(good)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     s = batch.run_separation(lib, model="masknet", workers=0, progress=False)
     assert (s.done, s.skipped, s.failed) == (1, 1, 0) and not lib.errors("separate")
 

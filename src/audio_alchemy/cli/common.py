@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ..config import default_db_path
 from ..library import Library
 
 console = Console()
@@ -38,16 +40,32 @@ SchedulerOption = Annotated[
 
 
 @contextmanager
-def open_library(db: Path | None) -> Iterator[Library]:
-    """Open the library for a command; a clear message instead of a traceback when that fails."""
+def open_library(db: Path | None, create: bool = True) -> Iterator[Library]:
+    """Open the library for a command; a clear message instead of a traceback when that fails.
+
+    ``create=False`` for commands that only read: no new empty library for a mistyped path, and a library
+    this user cannot write is still readable."""
+    path = (db or default_db_path()).absolute()
     try:
-        lib = Library.open(db)
+        lib = Library.open(path, create=create)
+    except FileNotFoundError as exc:
+        fail(str(exc))
     except Exception as exc:  # noqa: BLE001
-        fail(f"cannot open library {db or ''}: {exc}")
+        fail(f"cannot open library {path}: {_why(path, exc)}")
     try:
         yield lib
     finally:
         lib.close()
+
+
+def _why(path: Path, exc: Exception) -> str:
+    """The cause in words a user can act on (SQLite says only "unable to open database file")."""
+    home = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if home is not None and not home.is_dir():
+        return f"{home} is a file, not a folder"
+    if home is not None and not os.access(home, os.W_OK):
+        return f"{exc} (folder {home} is not writable)"
+    return str(exc)
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -73,6 +91,13 @@ def print_errors(errors: list[str], shown: int = 10, mark: str = "[red]✗[/red]
         err_console.print(f"  {mark} {escape(line)}", highlight=False)
     if len(errors) > shown:
         err_console.print(f"  ... and {len(errors) - shown} more: see `alchemy errors`")
+
+
+def exit_if_nothing_done(failed: int, done: int, skipped: int) -> None:
+    """Batch commands exit 1 when items failed and none was done now or before (scripts notice), else 0: partial
+    failures are listed, recorded (`alchemy errors`) and retried by the next run."""
+    if failed and not (done or skipped):
+        raise typer.Exit(1)
 
 
 def interrupted() -> None:

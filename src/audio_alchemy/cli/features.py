@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, SchedulerOption, WorkersOption, console, esc, fail, interrupted, open_library, print_errors, print_json
+from ..jobs import SchedulerUnavailable
+from .common import (DbOption, SchedulerOption, WorkersOption, console, esc, exit_if_nothing_done, fail, interrupted,
+                     open_library, print_errors, print_json)
 
 
 def features_cmd(
@@ -45,6 +47,8 @@ def features_cmd(
                              progress=not as_json, force=force, out=out)
         except KeyboardInterrupt:
             interrupted()
+        except SchedulerUnavailable as exc:
+            fail(str(exc))
         if as_json:
             print_json({"feature_set": feature_set, "total": s.total, "done": s.done, "failed": s.failed,
                         "skipped": s.skipped, "status": s.status, "errors": s.errors})
@@ -54,6 +58,7 @@ def features_cmd(
         if root is not None:
             console.print(f"results written to {root}. Merge with: alchemy import-results {root}")
         print_errors(s.errors)
+    exit_if_nothing_done(s.failed, s.done, s.skipped)
 
 
 def _one_file(file: Path, feature_set: str, images: bool, out: Path | None, track_type: int, as_json: bool) -> None:
@@ -75,7 +80,10 @@ def _one_file(file: Path, feature_set: str, images: bool, out: Path | None, trac
         feats = full_features(fe, audio.samples, audio.sr, track_type)
     if images:
         stem = out if out is not None else file.with_suffix("")
-        feats["images"] = save_images(audio.samples, audio.sr, stem, fe=fe)
+        try:
+            feats["images"] = save_images(audio.samples, audio.sr, stem, fe=fe)
+        except OSError as exc:
+            fail(f"cannot write the images {stem}.*: {exc.strerror or exc}")
     print_json(feats)  # single file: always JSON (--json accepted for symmetry)
 
 

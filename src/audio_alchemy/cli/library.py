@@ -8,10 +8,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..jobs import SchedulerUnavailable
 from ..library import Library, import_paths, no_singing
 from ..library.export import export as export_library
-from .common import (DbOption, SchedulerOption, WorkersOption, console, esc, fail, interrupted, open_library,
-                     print_errors, print_json)
+from .common import (DbOption, SchedulerOption, WorkersOption, console, esc, exit_if_nothing_done, fail, interrupted,
+                     open_library, print_errors, print_json)
 
 
 def import_cmd(
@@ -27,9 +28,10 @@ def import_cmd(
             s = import_paths(lib, [str(p) for p in paths], copy=copy, workers=workers, scheduler=scheduler)
         except KeyboardInterrupt:
             interrupted()
+        except SchedulerUnavailable as exc:
+            fail(str(exc))
         report_import(s, lib)
-    if s.failed and not (s.new_files or s.unchanged):
-        raise typer.Exit(1)  # nothing could be imported: let scripts notice
+    exit_if_nothing_done(s.failed, s.new_files, s.unchanged)
 
 
 def report_import(s, lib: Library) -> None:
@@ -49,7 +51,7 @@ def ls_cmd(
     stems: Annotated[bool, typer.Option("--stems/--songs", help="Also list stem tracks.")] = False,
 ) -> None:
     """List the tracks of the library."""
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         tracks = lib.tracks() if stems else lib.tracks(track_type=0)
         if as_json:
             for t in tracks:
@@ -69,7 +71,7 @@ def ls_cmd(
 def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part of a title.")], db: DbOption = None,
              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Everything the library knows about one track: tags, files, stems, features, predictions, ratings."""
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         try:
             t = lib.resolve(track)
         except KeyError as exc:
@@ -113,7 +115,7 @@ def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part 
 def errors_cmd(db: DbOption = None, stage: Annotated[str | None, typer.Option(help="Only this stage (import, features, ...).")] = None,
                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Per-file errors recorded by batch jobs (one line each, naming the file)."""
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         rows = lib.errors(stage)
         if as_json:
             for r in rows:
@@ -127,7 +129,7 @@ def errors_cmd(db: DbOption = None, stage: Annotated[str | None, typer.Option(he
 
 def jobs_cmd(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False) -> None:
     """Recent batch jobs with their status and counts (newest first)."""
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         if as_json:
             for j in lib.jobs():
                 print_json(j)
@@ -148,7 +150,7 @@ def export_cmd(
         fail(f"unknown format {fmt!r}: use json, csv or parquet")
     if out.is_dir():
         fail(f"{out} is a folder: give a file name, e.g. -o {out / ('library.' + fmt)}")
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         try:
             n = export_library(lib, fmt, out)
         except OSError as exc:

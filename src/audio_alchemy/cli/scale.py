@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from ..jobs import SchedulerUnavailable
 from ..jobs.parquet_sink import parse_out, run_to_parquet
 from ..library.results_import import merge_results
 from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, fail, interrupted, open_library
@@ -46,6 +47,8 @@ def identify_cmd(
                                     workers=workers, scheduler=scheduler)
     except KeyboardInterrupt:
         interrupted()
+    except SchedulerUnavailable as exc:
+        fail(str(exc))
     console.print(f"identified [bold]{s.done}[/bold] file(s), [{'red' if s.failed else 'green'}]{s.failed} error(s)[/], "
                   f"{skipped} already in {root}. Merge with: alchemy import-results {root}")
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, WorkersOption, console, err_console, esc, fail, interrupted, open_library, print_json
+from .common import (DbOption, WorkersOption, console, esc, exit_if_nothing_done, fail, interrupted,
+                     open_library, print_errors, print_json)
 
 ModelOption = Annotated[
     str, typer.Option("--model", "-m", help="auto (Demucs htdemucs if its weights are on disk, else spleeter if "
@@ -42,10 +43,8 @@ def separate_cmd(
             fail(str(exc))
     console.print(f"separated {summary.done}, already done {summary.skipped}, failed {summary.failed} "
                   f"(separator {esc(summary.what)})", highlight=False)
-    for line in summary.errors[:10]:
-        err_console.print(f"[red]failed:[/red] {esc(line)}", highlight=False)
-    if summary.failed:
-        raise typer.Exit(1)
+    print_errors(summary.errors)
+    exit_if_nothing_done(summary.failed, summary.done, summary.skipped)
 
 
 def eval_separation_cmd(

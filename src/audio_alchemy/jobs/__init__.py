@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .executors import Executor, make_executor
+from .executors import Executor, SchedulerUnavailable, make_executor
 from .progress import progress_bar
 
 T = TypeVar("T")
@@ -96,7 +96,8 @@ def run(
                 if not ok:
                     summary.failed += 1
                     if len(summary.errors) < 20:
-                        summary.errors.append(f"{label(item)}: {value}")
+                        name, text = label(item), str(value)
+                        summary.errors.append(text if text.startswith(f"{name}: ") else f"{name}: {text}")
                     if on_error is not None:
                         on_error(item, value)
                 advance(1)
@@ -110,4 +111,4 @@ def run(
     return summary
 
 
-__all__ = ["JobSummary", "default_workers", "run"]
+__all__ = ["JobSummary", "SchedulerUnavailable", "default_workers", "run"]

@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from .executors import WorkerCrashed
+from .executors import SchedulerUnavailable, WorkerCrashed
 
 
 class RemoteTaskError(Exception):
@@ -210,7 +210,11 @@ class DaskExecutor:
             self.cluster = local_cluster(self.workers, preload=_preload_for(fn))
             self.client = Client(self.cluster, set_as_default=False)
         else:
-            self.client = Client(self.scheduler, timeout=self.connect_timeout, set_as_default=False)
+            try:
+                self.client = Client(self.scheduler, timeout=self.connect_timeout, set_as_default=False)
+            except (OSError, TimeoutError) as exc:
+                raise SchedulerUnavailable(f"cannot reach the Dask scheduler at {self.scheduler} "
+                                           f"({' '.join(str(exc).split())})") from None
         return self.client
 
     def _threads(self) -> int:

@@ -17,6 +17,10 @@ class WorkerCrashed(RuntimeError):
     """A worker process died while running this item (segfault, out of memory, killed)."""
 
 
+class SchedulerUnavailable(RuntimeError):
+    """The Dask scheduler named by ``--scheduler tcp://...`` cannot be reached: the batch cannot start."""
+
+
 class Executor(Protocol):
     def start(self, fn: Callable) -> None: ...
     def map_unordered(self, fn: Callable, items: Sequence, retries: int = 1) -> Iterator[tuple[Any, bool, Any]]: ...

@@ -13,10 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from .. import config
 from ..io.errors import AudioError, ChangedFile, MissingFile
-from .schema import migrate
+from .schema import check_readable, migrate
 
 TRACK_TYPES = {0: "full", 1: "vocals", 2: "accompaniment"}
 LIKERT_SCALES = (2, 3, 5)
@@ -86,20 +87,20 @@ class FileRow:
         """The exact path to open (round-trips non-UTF-8 names)."""
         return os.fsdecode(self.raw_path)
 
-    def size_on_disk(self) -> int | None:
-        """Its size now, in bytes (None: gone or unreadable)."""
-        try:
-            return os.stat(self.fs_path).st_size
-        except OSError:
-            return None
-
     def state(self) -> str:
-        """``ok``; ``missing``; or ``changed``: its size differs from the size recorded at import (shortened,
-        grown or replaced since), so it no longer holds the track's audio."""
-        size = self.size_on_disk()
-        if size is None:
+        """``ok``; ``missing``; or ``changed``: its size, or for a file the user keeps (not our ``--copy``) its
+        modification time, differs from what import recorded: edited, shortened or replaced since, so it may no
+        longer hold the track's audio."""
+        try:
+            st = os.stat(self.fs_path)
+        except OSError:
             return "missing"
-        return "changed" if self.size is not None and size != self.size else "ok"
+        if self.size is not None and st.st_size != self.size:
+            return "changed"
+        if self.role == "original" and self.source_path is None and self.mtime is not None \
+                and abs(st.st_mtime - self.mtime) > 1e-6:
+            return "changed"
+        return "ok"
 
 
 _TRACK_COLS = (
@@ -140,23 +141,43 @@ class Library:
     def __init__(self, conn: sqlite3.Connection, path: Path):
         self.conn = conn
         self.path = path
+        self.readonly = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: str | Path | None = None, readonly: bool = False) -> Library:
-        """Open (creating and migrating if needed) the database at ``path`` (default: the library home)."""
-        path = Path(path) if path else config.default_db_path()
-        if not readonly:
+    def open(cls, path: str | Path | None = None, readonly: bool = False, create: bool = True) -> Library:
+        """Open (creating and migrating if needed) the database at ``path`` (default: the library home).
+
+        ``create=False`` (for commands that only read): a missing file raises :class:`FileNotFoundError` instead
+        of becoming a new empty library, and a library this user cannot write is opened read-only.
+        ``readonly``: never write (no migration, no journal files; a read-only folder is fine)."""
+        path = (Path(path) if path else config.default_db_path()).absolute()  # stored derived paths stay absolute
+        if not create and not path.exists():
+            raise FileNotFoundError(f"no library at {path} (`alchemy import FOLDER` creates one)")
+        if not create and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+            readonly = True
+        if readonly:
+            # immutable: no -shm/-wal files are needed, so a read-only folder works too
+            uri = f"file:{quote(str(path))}?mode=ro" + ("" if os.access(path.parent, os.W_OK) else "&immutable=1")
+            conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
+        else:
             path.parent.mkdir(parents=True, exist_ok=True)
-        uri = f"file:{path}?mode=ro" if readonly else str(path)
-        conn = sqlite3.connect(uri, uri=readonly, timeout=60.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 60000")
-        conn.execute("PRAGMA foreign_keys = ON")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            migrate(conn)
-        return cls(conn, path)
+            conn = sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
+        try:
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA foreign_keys = ON")
+            if readonly:
+                check_readable(conn)
+            else:
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = NORMAL")
+                migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        lib = cls(conn, path)
+        lib.readonly = readonly
+        return lib
 
     def close(self) -> None:
         self.conn.close()
@@ -481,6 +502,8 @@ class Library:
 
     def _mark_dead_jobs(self) -> None:
         """Runs still marked running whose driver process is gone (kill -9) were interrupted."""
+        if self.readonly:
+            return
         for jid, pid in self.conn.execute("SELECT id, pid FROM jobs WHERE status = 'running'").fetchall():
             if not _alive(pid):
                 self.conn.execute("UPDATE jobs SET status = 'interrupted' WHERE id = ?", (jid,))
@@ -518,8 +541,8 @@ class Library:
         files = self.files(track_id)
         for f in files:
             if f.state() == "changed":
-                return ChangedFile(f.path, f"changed since import ({f.size} bytes then, {f.size_on_disk()} now; track "
-                                           f"{track_id}); import it again to use what it holds now")
+                return ChangedFile(f.path, f"changed since import (track {track_id}); import it again to use what it "
+                                           "holds now")
         return MissingFile(files[0].path if files else f"track {track_id}",
                            f"file not found (track {track_id}); restore it or re-import its folder")
 

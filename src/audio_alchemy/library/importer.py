@@ -90,8 +90,12 @@ def identify(path: str, copy_to: str | None = None) -> dict[str, Any]:
             shutil.copyfile(path, tmp)
             os.replace(tmp, dest)
     warning = None
-    if info.declared_frames and info.declared_frames > result.frames:
-        promised = info.declared_frames / info.sample_rate
+    declared = info.declared_frames
+    if declared is None and info.format == "mp3" and info.frames > result.frames + max(info.sample_rate // 2,
+                                                                                        info.frames // 100):
+        declared = info.frames  # its Xing/Info header's frame count (encoder delay and padding: some slack)
+    if declared and declared > result.frames:
+        promised = declared / info.sample_rate
         warning = (f"{display_path(path)}: truncated: its header promises {promised:.2f} s, the file holds "
                    f"{result.duration:.2f} s; imported what is there")
     return {

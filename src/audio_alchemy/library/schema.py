@@ -124,13 +124,35 @@ MIGRATIONS: list[str] = [
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the migrations a database has not seen yet, each in one transaction; returns the version."""
+def _version(conn: sqlite3.Connection) -> int:
+    """The schema version; refuses a database that is newer than this package or belongs to another application."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version > SCHEMA_VERSION:
         raise RuntimeError(
             f"database schema version {version} is newer than this audio-alchemy ({SCHEMA_VERSION}); upgrade the package"
         )
+    if version == 0:
+        other = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 6")]
+        if other:
+            raise RuntimeError(f"not an Audio Alchemy library: it holds another application's tables "
+                               f"({', '.join(other[:5])}{', ...' if len(other) > 5 else ''}); choose another --db")
+    return version
+
+
+def check_readable(conn: sqlite3.Connection) -> None:
+    """For a read-only connection: the database must already be a library of this schema version."""
+    version = _version(conn)
+    if version == 0:
+        raise RuntimeError("empty database, not a library yet")
+    if version < SCHEMA_VERSION:
+        raise RuntimeError(f"library schema version {version} needs an upgrade to {SCHEMA_VERSION}, which needs "
+                           "write access: open it once with write permission")
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the migrations a database has not seen yet, each in one transaction; returns the version."""
+    version = _version(conn)
     for i in range(version, SCHEMA_VERSION):
         with conn:
             conn.executescript("BEGIN;" + MIGRATIONS[i] + f"; PRAGMA user_version = {i + 1};")
