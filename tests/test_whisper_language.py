@@ -161,6 +161,47 @@ def test_missing_weights_raise_a_clear_error(tmp_path, monkeypatch):
         wl.load_whisper("tiny", model_dir=tmp_path)
 
 
+def test_damaged_or_wrong_model_folders_are_one_line_errors(tiny_dir, tmp_path):
+    """A model.bin of the right name but damaged contents, an empty --model-dir, a --model folder that is not a
+    Whisper language model, bad candidate codes: each command answers with one `error:` line, no traceback."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from audio_alchemy.cli.main import app
+    from audio_alchemy.io import save
+
+    bad = tmp_path / "damaged"
+    shutil.copytree(tiny_dir, bad)
+    (bad / "model.bin").write_bytes(b"\0" * (bad / "model.bin").stat().st_size)
+    song = save(tmp_path / "song.wav", _voice(3.0)[None, :], SR)
+    model = wl.save_language_model(tmp_path / "lang-model", wl.WhisperLanguageDetector(languages=["en", "zh"]))
+    (tmp_path / "empty").mkdir()
+    runner = CliRunner()
+    cases = [
+        (["models", "detect-language", str(song), "--model-dir", str(bad)], "cannot load Whisper"),
+        (["predict", "--model", str(model), "--model-dir", str(bad), str(song)], "cannot load Whisper"),
+        (["predict", "--model", str(model), "--model-dir", str(tmp_path / "empty"), str(song)], "whisper-base"),
+        (["models", "detect-language", str(song), "--model", str(tmp_path / "empty")], "not a model directory"),
+        (["models", "detect-language", str(song), "--model-dir", str(tiny_dir), "--languages", "xx,en"], "xx"),
+    ]
+    for args, expected in cases:
+        r = runner.invoke(app, args, env={"HF_HUB_OFFLINE": "1"})
+        text = " ".join(r.output.split())
+        assert r.exit_code == 1 and "error:" in text and expected in text, (args, r.output)
+        assert isinstance(r.exception, SystemExit), (args, r.exception)  # not an uncaught exception
+
+
+def test_silence_and_blips_get_an_error_not_a_language(tiny_dir, tmp_path):
+    from audio_alchemy.io import SilentAudio, save
+
+    det = wl.WhisperLanguageDetector(model_dir=tiny_dir, languages=["en", "zh"])
+    for name, x in (("silent.wav", np.zeros(2 * SR, np.float32)), ("blip.wav", _voice(0.1))):
+        p = save(tmp_path / name, x[None, :], SR)
+        with pytest.raises(SilentAudio, match=name):
+            det.predict_file(p)
+
+
 # ---------------------------------------------------------------------------------------------- real weights
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .common import console, err_console, esc, fail
+from .common import check_out_dir, console, err_console, error_line, esc, exit_if_nothing_done, fail, print_errors
 
 ModelDirOption = Annotated[
     Path | None,
@@ -147,12 +147,14 @@ def register(app: typer.Typer) -> None:
         model_dir: ModelDirOption = None,
     ) -> None:
         """Fit the Whisper language model (calibration + optional fused head) and save a model directory."""
+        check_out_dir(out)
         from ..models import whisper_language as wl
 
         cands = [c.strip() for c in languages.split(",")] if languages else None
         try:
             d = wl.train_language_model(labels, out, target=target, size=size, model_dir=model_dir,
-                                        languages=cands, head=head)
+                                        languages=cands, head=head,
+                                        on_skip=lambda line: print_errors([line], mark="[yellow]skipped[/yellow]"))
         except (wl.WhisperUnavailable, ValueError) as exc:
             fail(str(exc))
         console.print(f"wrote {d}: {json.loads((d / wl.META_FILE).read_text())['metrics']}", highlight=False)
@@ -174,21 +176,21 @@ def register(app: typer.Typer) -> None:
         from ..io.errors import AudioError
         from ..models import whisper_language as wl
 
-        if model is not None:
-            det = wl.load_language_model(model, model_dir=model_dir)
-        else:
-            cands = [c.strip() for c in languages.split(",")] if languages else None
-            det = wl.WhisperLanguageDetector(size=size, model_dir=model_dir, languages=cands, separate=separate)
         try:
-            det.model
-        except wl.WhisperUnavailable as exc:
+            if model is not None:
+                det = wl.load_language_model(model, model_dir=model_dir)
+            else:
+                cands = [c.strip() for c in languages.split(",")] if languages else None
+                det = wl.WhisperLanguageDetector(size=size, model_dir=model_dir, languages=cands, separate=separate)
+            det.check()
+        except (wl.WhisperUnavailable, ValueError) as exc:
             fail(str(exc))
         bad = 0
         for f in files:
             try:
                 label, scores = det.predict_file(f)
             except (AudioError, OSError, ValueError) as exc:
-                err_console.print(f"[red]{esc(str(f))}:[/red] {esc(str(exc))}", highlight=False)
+                print_errors([error_line(f, exc)])
                 bad += 1
                 continue
             top = dict(sorted(scores.items(), key=lambda kv: -kv[1])[:10])
@@ -196,5 +198,4 @@ def register(app: typer.Typer) -> None:
                 typer.echo(json.dumps({"path": str(f), "label": label, "scores": top}))
             else:
                 typer.echo(f"{f}\t{label}\t{scores[label]:.3f}")
-        if bad:
-            raise typer.Exit(1)
+        exit_if_nothing_done(bad, len(files) - bad, 0)

@@ -4,14 +4,15 @@
 >>> a = load("song.mp3", sr=22050, mono=True)   # a.samples.shape == (1, n)
 """
 
-from .decode import AUDIO_SUFFIXES, Audio, AudioInfo, load, probe, stream
+from .decode import AUDIO_SUFFIXES, Audio, AudioInfo, load, probe, require_signal, stream
 from .dsp import as_2d, resample, to_channels, to_mono
 from .encode import encode_mp3, save
-from .errors import AudioError, ChangedFile, CorruptAudio, EmptyAudio, MissingFile, NotAudioFile, UnsupportedFormat
+from .errors import (AudioError, ChangedFile, CorruptAudio, EmptyAudio, MissingFile, NotAudioFile, SilentAudio,
+                     UnsupportedFormat)
 
 __all__ = [
     "AUDIO_SUFFIXES", "Audio", "AudioInfo", "AudioError", "ChangedFile", "CorruptAudio", "EmptyAudio", "MissingFile",
-    "NotAudioFile",
+    "NotAudioFile", "SilentAudio", "require_signal",
     "UnsupportedFormat", "as_2d", "encode_mp3", "load", "probe", "resample", "save", "stream", "to_channels",
     "to_mono",
 ]

@@ -19,7 +19,7 @@ import soundfile as sf
 
 from .cstderr import captured_c_stderr, note_decoder_messages
 from .dsp import as_2d, resample, to_mono
-from .errors import AudioError, CorruptAudio, EmptyAudio, NotAudioFile, UnsupportedFormat
+from .errors import AudioError, CorruptAudio, EmptyAudio, NotAudioFile, SilentAudio, UnsupportedFormat
 
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".m4a", ".mp4", ".aac", ".aif", ".aiff", ".wma"}
@@ -171,10 +171,8 @@ def _blocks_sf(path: Path, start: int, stop: int | None, block: int) -> Iterator
                 yield np.ascontiguousarray(data.T)
                 if data.shape[0] < n:
                     break
-    except sf.LibsndfileError as exc:
-        raise CorruptAudio(path, f"decoding failed: {exc}") from exc
-    except (RuntimeError, ValueError) as exc:
-        raise CorruptAudio(path, f"decoding failed: {exc}") from exc
+    except (sf.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise CorruptAudio(path, f"decoding failed, the data is damaged or cut short (libsndfile: {exc})") from exc
     finally:
         note_decoder_messages(path, notes)
 
@@ -272,3 +270,14 @@ def load(
     if sr is not None and sr != rate:
         x, rate = resample(x, rate, sr), sr
     return Audio(as_2d(np.ascontiguousarray(x, dtype=np.float32)), int(rate))
+
+
+def require_signal(audio: Audio, path: str | Path, min_seconds: float = 0.25, floor_dbfs: float = -80.0) -> Audio:
+    """``audio`` itself, or :class:`SilentAudio` naming ``path`` when it is shorter than ``min_seconds`` or its peak
+    is below ``floor_dbfs``: a recogniser would still answer, with a confident label that means nothing."""
+    if audio.duration < min_seconds:
+        raise SilentAudio(path, f"too short to recognise ({audio.duration:.2f} s; needs {min_seconds:g} s)")
+    peak = float(np.max(np.abs(audio.samples))) if audio.samples.size else 0.0
+    if peak <= 10 ** (floor_dbfs / 20):
+        raise SilentAudio(path, "silent: nothing to recognise" + (f" (peak {20 * np.log10(peak):.0f} dBFS)" if peak > 0 else ""))
+    return audio

@@ -37,6 +37,12 @@ class EmptyAudio(AudioError):
     kind = "empty_audio"
 
 
+class SilentAudio(AudioError):
+    """The file decodes, but to silence or to a blip too short for a recogniser to say anything about."""
+
+    kind = "silent_audio"
+
+
 class NotAudioFile(AudioError):
     """The path is not a readable regular file: a directory, a broken link, no permission."""
 

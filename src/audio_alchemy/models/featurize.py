@@ -166,7 +166,7 @@ def file_inputs(path: str | Path, spec: FeatureSpec, use_cache: bool = True,
 
     Raises ``audio_alchemy.io.AudioError`` (naming the file) for unreadable audio.
     """
-    from ..io import load
+    from ..io import load, require_signal
 
     p = Path(path)
     st = p.stat()
@@ -177,7 +177,7 @@ def file_inputs(path: str | Path, spec: FeatureSpec, use_cache: bool = True,
             return np.load(cached)
         except (OSError, ValueError):
             pass
-    audio = load(p, sr=load_rate(spec), mono=True, duration=max_seconds)
+    audio = require_signal(load(p, sr=load_rate(spec), mono=True, duration=max_seconds), p)
     x = segment_inputs(audio.samples[0], audio.sr, spec)
     if use_cache:
         try:

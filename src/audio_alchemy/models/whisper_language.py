@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,8 +169,14 @@ def load_whisper(size: str = "base", model_dir: str | Path | None = None, comput
     key = (str(resolved), compute_type, cpu_threads)
     with _LOCK:
         if key not in _MODELS:
-            _MODELS[key] = WhisperModel(str(resolved), device="cpu", compute_type=compute_type,
-                                        cpu_threads=cpu_threads, num_workers=1)
+            try:
+                _MODELS[key] = WhisperModel(str(resolved), device="cpu", compute_type=compute_type,
+                                            cpu_threads=cpu_threads, num_workers=1)
+            except (RuntimeError, ValueError, OSError) as exc:  # CTranslate2: damaged or foreign files
+                raise WhisperUnavailable(
+                    f"{resolved}: cannot load Whisper {size} ({' '.join(str(exc).split())}); `alchemy models verify "
+                    f"whisper-{size}" + (f" --model-dir {folder}" if folder is not None else "") + "` checks its files"
+                ) from None
         return _MODELS[key]
 
 
@@ -338,6 +345,14 @@ class WhisperLanguageDetector:
     def model(self):
         return load_whisper(self.size, self.model_dir, self.compute_type, self.cpu_threads)
 
+    def check(self) -> None:
+        """Load Whisper now and check the candidate languages, so that a batch fails once, before its first file
+        (:class:`WhisperUnavailable` or ``ValueError``)."""
+        known = set(self.model.supported_languages)
+        bad = [c for c in self.languages or [] if c not in known]
+        if bad:
+            raise ValueError(f"not Whisper language codes: {', '.join(bad)} (e.g. en, zh, ko)")
+
     @property
     def input_description(self) -> str:
         """What Whisper hears with this configuration, e.g. ``vocal stem (htdemucs@...)`` or ``mix (...)``."""
@@ -368,9 +383,9 @@ class WhisperLanguageDetector:
     def _load(self, path: str | Path):
         """Decode ``path`` for :meth:`_input`: mono at 16 kHz, or at its own rate and channels when a separator
         runs first (separators work on the full-band stereo mix)."""
-        from audio_alchemy.io import load
+        from audio_alchemy.io import load, require_signal
 
-        return load(path, sr=SR, mono=True) if self._separator()[0] is None else load(path)
+        return require_signal(load(path, sr=SR, mono=True) if self._separator()[0] is None else load(path), path)
 
     def analyse(self, samples: np.ndarray, sr: int, embed: bool | None = None) -> LanguageResult:
         """Detect the language of ``samples`` ((n,) or (channels, n) at ``sr``)."""
@@ -536,7 +551,12 @@ def load_language_model(path: str | Path, model_dir: str | Path | None = None,
     import joblib
 
     p = Path(path)
-    meta = json.loads((p / META_FILE).read_text())
+    try:
+        meta = json.loads((p / META_FILE).read_text())
+    except FileNotFoundError:
+        raise ValueError(f"{p}: not a model directory (no {META_FILE})") from None
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{p / META_FILE}: unreadable ({exc})") from None
     if meta.get("kind") != KIND:
         raise ValueError(f"{p} is not a Whisper language model (kind={meta.get('kind')!r})")
     head = joblib.load(p / meta["head"]) if meta.get("head") else None
@@ -568,12 +588,13 @@ def _versions() -> dict[str, str]:
 def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: str = "language", size: str = "base",
                          model_dir: str | Path | None = None, languages: list[str] | None = None,
                          head: str = "logprob", separate: str | None = "auto", pad: str = "both",
-                         progress=None) -> Path:
+                         progress=None, on_skip: Callable[[str], None] | None = None) -> Path:
     """Fit the Whisper language model on a labels CSV (``path`` relative to the CSV, ``target`` column) and save it.
 
     Candidate languages default to the CSV's labels. Always fits the calibration temperature; ``head="logprob"``
     also fits a ``FusionHead`` on Whisper's candidate log-probabilities (it cannot see voices; whether it helps
-    is measured by bench/language_whisper.py). Labels that are not Whisper language codes are refused.
+    is measured by bench/language_whisper.py). Labels that are not Whisper language codes are refused. A row whose
+    file cannot be read is skipped, counted in the metrics and passed to ``on_skip`` as one line naming the file.
     """
     import csv
 
@@ -589,10 +610,15 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
     model = det.model
     logps, kept = [], []
     langs_all: list[str] = []
+    skipped = 0
     for i, r in enumerate(rows):
+        path = csv_path.parent / r["path"]
         try:
-            a = det._load(csv_path.parent / r["path"])
-        except Exception:  # noqa: BLE001 - a bad file never stops training; it is skipped
+            a = det._load(path)
+        except Exception as exc:  # noqa: BLE001 - a bad file never stops training; it is skipped
+            skipped += 1
+            if on_skip is not None:
+                on_skip(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}")
             continue
         view_logps, out, _ = det._views(det._input(a.samples, a.sr))
         langs_all = out.languages
@@ -600,6 +626,8 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
         kept.append(i)
         if progress:
             progress(i + 1, len(rows))
+    if not kept:
+        raise ValueError(f"{csv_path}: none of its {len(rows)} files could be read")
     bad = sorted(set(cands) - set(langs_all))
     if bad:
         raise ValueError(f"labels that are not Whisper language codes: {bad}")
@@ -610,7 +638,7 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
     sub, names = restrict(mean - np.logaddexp.reduce(mean, axis=1, keepdims=True), langs_all, cands)
     yi = np.array([names.index(v) for v in y])
     det.temperature = fit_temperature(sub, yi)
-    metrics = {"n_train": len(y), "train_accuracy_whisper": float(np.mean(sub.argmax(1) == yi)),
+    metrics = {"n_train": len(y), "n_skipped": skipped, "train_accuracy_whisper": float(np.mean(sub.argmax(1) == yi)),
                "temperature": det.temperature}
     if head == "logprob":
         det.head = FusionHead(cands, n_views=n_views).fit(L, langs_all, y)
@@ -629,13 +657,18 @@ class WhisperRecognizer:
 
     def __init__(self, detector: WhisperLanguageDetector, name: str):
         self.detector, self.model = detector, name
+        self.model_id = name
         self.labels = list(detector.head.classes_ if detector.head is not None else (detector.languages or []))
 
     @classmethod
     def load(cls, path: str | Path, model_dir: str | Path | None = None,
              separate: str | None = None) -> "WhisperRecognizer":
+        from .recognizer import model_id
+
         det = load_language_model(path, model_dir=model_dir, separate=separate)
-        return cls(det, f"whisper-{det.size}-language" + ("+head" if det.head is not None else ""))
+        rec = cls(det, f"whisper-{det.size}-language" + ("+head" if det.head is not None else ""))
+        rec.model_id = model_id(rec.model, (Path(path) / META_FILE).read_bytes())
+        return rec
 
     @property
     def input_description(self) -> str:
