@@ -114,6 +114,13 @@ def test_cli_predict_library_stores_predictions(toy_set, tmp_path):
     assert len(preds) == 8 and all(p["task"] == "genre" and p["label"] in ("tone", "noise") for p in preds)
     r = runner.invoke(app, ["predict", "--model", str(model), "--db", str(db)])  # a re-run skips what is done
     assert "for 0 tracks" in r.output and "8 already done" in r.output, r.output
+    other = tmp_path / "model2"  # another training of the same kind is another model: it predicts too
+    assert runner.invoke(app, ["train", "genre", "--labels", str(toy_set), "--out", str(other),
+                               "--model", "mfcc-logreg", "--seed", "1"]).exit_code == 0
+    r = runner.invoke(app, ["predict", "--model", str(other), "--db", str(db)])
+    assert "for 8 tracks" in " ".join(r.output.split()), r.output
+    r = runner.invoke(app, ["predict", "--model", str(other), "--db", str(db), "--track-type", "1"])
+    assert "for 0 tracks" in r.output and "0 already done" in r.output, r.output  # no stems, nothing done
     # labels from the library: tags, stored predictions and ratings
     from audio_alchemy.models import from_library
 
@@ -158,3 +165,31 @@ def test_cli_evaluate_writes_report_with_baseline_and_grouped_folds(toy_set, tmp
         assert np.asarray(m["confusion"]).sum() == 8
     html = (rep / "index.html").read_text()
     assert "majority" in html and (rep / "comparison.png").exists() and (rep / "learning_curve.png").exists()
+
+
+def test_cli_bad_inputs_and_options_fail_before_work(toy_set, tmp_path):
+    """Silent and blip files get an error each, not a confident label; --splits 1 and an --out that is a file are
+    refused up front; an unreadable labels CSV is named."""
+    from audio_alchemy.cli.main import app
+
+    runner = CliRunner()
+    model = tmp_path / "model"
+    assert runner.invoke(app, ["train", "genre", "--labels", str(toy_set), "--out", str(model),
+                               "--model", "mfcc-logreg"]).exit_code == 0
+    silent = save(tmp_path / "silent.wav", np.zeros((1, 2 * SR), np.float32), SR)
+    blip = save(tmp_path / "blip.wav", _clip("tone", 0.05, 0)[None], SR)
+    r = runner.invoke(app, ["predict", "--model", str(model), "--json", str(silent), str(blip)])
+    assert r.exit_code == 1, r.output
+    out = [json.loads(x) for x in r.output.splitlines() if x.startswith("{")]
+    assert [o.get("kind") for o in out] == ["silent_audio", "silent_audio"], r.output
+
+    r = runner.invoke(app, ["evaluate", "genre", "--labels", str(toy_set), "--model", "mfcc-logreg", "--splits", "1",
+                            "--report", str(tmp_path / "rep")])
+    assert r.exit_code == 2 and "--splits" in r.output, r.output
+    r = runner.invoke(app, ["train", "genre", "--labels", str(toy_set), "--out", str(silent), "--model", "mfcc-logreg"])
+    assert r.exit_code == 1 and "is a file" in " ".join(r.output.split()), r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text('path,genre\n"a.wav,pop\n')
+    r = runner.invoke(app, ["train", "genre", "--labels", str(bad), "--out", str(tmp_path / "m3")])
+    assert r.exit_code == 1 and "bad.csv" in " ".join(r.output.split()), r.output
+

@@ -68,6 +68,12 @@ def _why(path: Path, exc: Exception) -> str:
     return str(exc)
 
 
+def check_out_dir(out: Path) -> None:
+    """A model/report folder to write: refuse an existing file before any work is done."""
+    if out.exists() and not out.is_dir():
+        fail(f"--out {out}: is a file; a folder is written there")
+
+
 def fail(message: str, code: int = 1) -> None:
     """Print one red error line and exit."""
     err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False)
@@ -82,6 +88,12 @@ def esc(value: Any) -> str:
 def print_json(obj: Any) -> None:
     """Machine-readable output on stdout (no colour, no wrapping)."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+
+
+def error_line(path: Any, exc: BaseException | str) -> str:
+    """``"<path>: <message>"``, without repeating the path when the message already starts with it."""
+    text = str(exc)
+    return text if text.startswith(f"{path}: ") else f"{path}: {text}"
 
 
 def print_errors(errors: list[str], shown: int = 10, mark: str = "[red]✗[/red]") -> None:

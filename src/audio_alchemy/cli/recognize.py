@@ -16,7 +16,8 @@ from typing import Annotated
 
 import typer
 
-from .common import DbOption, console, err_console, esc, fail, interrupted, open_library, print_json
+from .common import (DbOption, check_out_dir, console, err_console, error_line, esc, exit_if_nothing_done, fail, interrupted,
+                     open_library, print_errors, print_json)
 
 TASKS = ("genre", "language")
 # evaluated by --model all (the CNN is included but time-boxed; see models/cnn.py)
@@ -76,6 +77,7 @@ def train_cmd(
     ``alchemy train language --model whisper`` fits the Whisper-based language model (needs the Whisper
     weights: see `alchemy models list`); the classical models are the study's baseline.
     """
+    check_out_dir(out)  # before training, not after
     from ..models.recognizer import Recognizer
 
     if task == "language" and model is None and labels is not None and not from_library and whisper_available(model_dir):
@@ -122,9 +124,10 @@ def _train_whisper(labels: Path | None, out: Path, target: str | None, model_dir
         fail("--labels CSV is required for the Whisper language model")
     console.print(f"input (separate={separate}): {wl.resolve_separator(separate, model_dir)[1]}", highlight=False)
     try:
-        path = wl.train_language_model(labels, out, target=target or "language", model_dir=model_dir,
-                                       separate=separate)
-    except (store.ModelMissing, store.ModelCorrupt) as exc:
+        path = wl.train_language_model(
+            labels, out, target=target or "language", model_dir=model_dir, separate=separate,
+            on_skip=lambda line: print_errors([line], mark="[yellow]skipped[/yellow]"))
+    except (store.ModelMissing, store.ModelCorrupt, wl.WhisperUnavailable, ValueError) as exc:
         fail(str(exc))
     console.print(f"trained the Whisper language model -> {path}", highlight=False)
 
@@ -152,10 +155,13 @@ def predict_cmd(
 ) -> None:
     """Predict files (printed), or every library track not yet predicted by this model (stored; resumable)."""
     from ..models import store
+    from ..models import whisper_language as wl
 
     try:
         rec = load_any_model(model, model_dir, separate)
-    except (FileNotFoundError, ValueError, store.ModelMissing, store.ModelCorrupt) as exc:
+        if isinstance(rec, wl.WhisperRecognizer):
+            rec.detector.check()  # weights load now: one clear error, not one per file
+    except (FileNotFoundError, ValueError, store.ModelMissing, store.ModelCorrupt, wl.WhisperUnavailable) as exc:
         fail(str(exc))
     if hasattr(rec, "input_description") and not as_json:
         trained = rec.detector.trained_input
@@ -168,8 +174,7 @@ def predict_cmd(
         for r in rec.predict_files(files):
             if "error" in r:
                 failed += 1
-                line = r["error"] if str(r["path"]) in str(r["error"]) else f"{r['path']}: {r['error']}"
-                err_console.print(f"[red]error[/red] {esc(line)}", highlight=False)
+                print_errors([error_line(r["path"], r["error"])])
                 if as_json:
                     print_json(r)
                 continue
@@ -180,8 +185,7 @@ def predict_cmd(
                 console.print(f"{esc(r['path'])}\t[bold]{esc(r['label'])}[/bold]\t"
                               + "  ".join(f"{k} {v:.2f}" for k, v in top)
                               + (f"\tinput: {r['input']}" if "input" in r else ""), highlight=False)
-        if failed == len(files):
-            raise typer.Exit(1)
+        exit_if_nothing_done(failed, len(files) - failed, 0)
         return
     from ..models.library_predict import predict_library
 
@@ -205,14 +209,15 @@ def evaluate_cmd(
     target: TargetOpt = None,
     group_by: GroupOpt = None,
     model: Annotated[str, typer.Option("--model", help="Model name, comma-separated names, or 'all'.")] = "musicnn-logreg",
-    splits: Annotated[int, typer.Option("--splits", help="Folds.")] = 5,
-    repeats: Annotated[int, typer.Option("--repeats", help="Repeats of the CV with new shuffles.")] = 1,
+    splits: Annotated[int, typer.Option("--splits", min=2, help="Folds (at least 2).")] = 5,
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repeats of the CV with new shuffles.")] = 1,
     learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve")] = True,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     from_library: FromLibOpt = False,
     db: DbOption = None,
 ) -> None:
     """Cross-validate models (grouped folds when groups recur) and write an HTML + JSON report."""
+    check_out_dir(report)
     from ..models.evaluate import evaluate_models
     from ..models.recognizer import get_model
     from ..models.report import write_report

@@ -53,7 +53,12 @@ def from_csv(csv: str | Path, target: str | None = None, group_by: str | None = 
     (e.g. ``{"kind": "singing"}``).
     """
     csv = Path(csv)
-    df = pd.read_csv(csv)
+    try:
+        df = pd.read_csv(csv)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{csv}: not a readable CSV ({' '.join(str(exc).split())})") from None
+    except OSError as exc:
+        raise ValueError(f"{csv}: {exc.strerror or exc}") from None
     if "path" not in df.columns:
         raise ValueError(f"{csv}: needs a 'path' column (relative to the CSV)")
     target = target or TASK_TARGETS.get(task or "", None) or next(

@@ -34,9 +34,11 @@ def predict_library(lib, rec: Any, track_type: int = 0, force: bool = False, pro
     """
     from ..jobs.progress import progress_bar
 
-    have = set() if force else lib.tracks_with_prediction(rec.task, rec.model)
-    tracks = [t for t in lib.tracks(track_type=track_type) if t.id not in have]
-    summary = PredictSummary(skipped=len(have))
+    name = getattr(rec, "model_id", None) or rec.model  # one trained model: two trainings of a kind differ
+    have = set() if force else lib.tracks_with_prediction(rec.task, name)
+    candidates = lib.tracks(track_type=track_type)
+    tracks = [t for t in candidates if t.id not in have]
+    summary = PredictSummary(skipped=len(candidates) - len(tracks))
     with progress_bar(f"predict {rec.task}", len(tracks), enabled=progress) as advance:
         for t in tracks:
             advance(1)
@@ -51,7 +53,7 @@ def predict_library(lib, rec: Any, track_type: int = 0, force: bool = False, pro
                 lib.record_error(STAGE, str(path), r.get("kind", "error"), r["error"])
                 continue
             with lib.transaction():
-                lib.put_prediction(t.id, rec.task, rec.model, r["label"], r["scores"])
+                lib.put_prediction(t.id, rec.task, name, r["label"], r["scores"])
                 lib.clear_error(STAGE, str(path))
             summary.done += 1
             if rec.task == "language" and (note := _no_singing_note(lib, t.id)):

@@ -134,6 +134,14 @@ def predict_each(predict_file: Callable[[str | Path], dict], paths: Iterable[str
             yield {"path": str(p), "error": str(exc), "kind": type(exc).__name__}
 
 
+def model_id(kind: str, meta_bytes: bytes) -> str:
+    """The name predictions are stored under: the model's kind and a digest of its ``model.json`` (which records
+    its training data, metrics and versions), e.g. ``mfcc-logreg@1a2b3c4d``; two trainings differ."""
+    import hashlib
+
+    return f"{kind}@{hashlib.sha256(meta_bytes).hexdigest()[:8]}"
+
+
 class Recognizer:
     """A trained recogniser for one task (genre, language, ...)."""
 
@@ -145,6 +153,7 @@ class Recognizer:
         self.estimator = estimator
         self.labels = labels
         self.info = info or {}
+        self.model_id = model  # set to model_id(...) when loaded from a directory
 
     # -- training -----------------------------------------------------------------------------------
     @classmethod
@@ -227,9 +236,12 @@ class Recognizer:
         meta_path = path / "model.json"
         if not meta_path.exists():
             raise FileNotFoundError(f"{path}: not a model directory (no model.json)")
-        meta = json.loads(meta_path.read_text())
+        raw = meta_path.read_bytes()
+        meta = json.loads(raw)
         if meta.get("format", 0) > FORMAT_VERSION:
             raise ValueError(f"{path}: model format {meta['format']} is newer than this toolkit ({FORMAT_VERSION})")
         est = joblib.load(path / "estimator.joblib")
         info = {k: v for k, v in meta.items() if k not in ("format", "task", "model", "features", "labels")}
-        return cls(meta["task"], meta["model"], FeatureSpec.from_dict(meta["features"]), est, list(meta["labels"]), info)
+        rec = cls(meta["task"], meta["model"], FeatureSpec.from_dict(meta["features"]), est, list(meta["labels"]), info)
+        rec.model_id = model_id(meta["model"], raw)
+        return rec
