@@ -127,6 +127,29 @@ def test_recommend_for_user_from_library_feedback(tmp_path):
     assert all(r.reason for r in recs)
     unknown = recommend_for_user(lib, "nobody", n=2)
     assert unknown.note and "unknown user" in unknown.note      # popularity fallback, said out loud
+    lib.add_rating(ids[3], "cleo", 5, 3)                        # only a middling rating: not unknown, not a like
+    cleo = recommend_for_user(lib, "cleo", n=9)
+    assert "liked nothing yet" in cleo.note and ids[3] not in {r.item for r in cleo}
+    lib.close()
+
+
+def test_reasons_only_claim_evidence_that_exists(tmp_path):
+    """An item no liked track points to is a weak match, never "listeners of what you like also like it"."""
+    from audio_alchemy.recommend.library_api import recommend_for_user
+    from audio_alchemy.recommend.models import Hybrid
+
+    lib, ids = _make_library(tmp_path / "lib.sqlite")
+    recs = recommend_for_user(lib, "ann", n=10)
+    rec = library_recommender(lib)
+    u = rec.data.user_index("ann")
+    for r in recs:
+        j = rec.data.item_index(r.item)
+        raw = {c.reason: c.score([u])[0, j] for c in rec.model.components}
+        if r.reason.startswith(Hybrid.WEAK_REASON):
+            assert all(v <= 0 for v in raw.values()), (r, raw)
+        else:
+            claimed = next(k for k in raw if r.reason.startswith(k))
+            assert raw[claimed] > 0, (r, raw)
     lib.close()
 
 

@@ -176,6 +176,10 @@ def run_models(data: HetRec | Interactions, k: int = 10, seed: int = 0, tune: bo
         raise ValueError("no interactions: the data is empty")
     train, test = split(X, seed=seed)
     tr_v, val = split(train, seed=seed + 1)
+    if test.nnz == 0 or val.nnz == 0:
+        raise ValueError(f"too little data to evaluate: the protocol holds out items of users with at least 5 items "
+                         f"(twice, for validation and test), and {X.shape[0]} user(s) and {X.nnz} interaction(s) "
+                         "leave nothing to score")
     judge_v = Judge(tr_v, val, k)
     has_tags = het is not None and het.tag_assignments is not None and len(het.tag_assignments) > 0
     G = friends_graph(het) if het is not None else None

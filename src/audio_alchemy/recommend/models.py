@@ -549,10 +549,17 @@ class Hybrid(Model):
             out = w * z if out is None else out + w * z
         return out if out is not None else np.zeros((len(users), self.X.shape[1]))
 
+    WEAK_REASON = "a weak match: nothing you like points to it strongly"
+
     def main_reason(self, users, item, X=None) -> str:
-        """The component contributing most to ``item``'s score for one user: its reason."""
+        """The reason of the component contributing most to ``item``'s score for one user, among the components
+        with evidence for it (a raw score above zero); none has any: :attr:`WEAK_REASON`."""
+        raw = [c.score([users], X)[0, item] for c in self.components]
         contrib = [w * z[0, item] for w, z in zip(self.weights, self.component_scores([users], X))]
-        return self.components[int(np.argmax(contrib))].reason
+        backed = [k for k in range(len(raw)) if raw[k] > 0 and self.weights[k] > 0]
+        if not backed:
+            return self.WEAK_REASON
+        return self.components[max(backed, key=lambda k: contrib[k])].reason
 
     def item_similarity(self):
         for c in self.components:

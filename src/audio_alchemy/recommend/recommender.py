@@ -56,6 +56,11 @@ class Filters:
     boost: float = 1.0
     exclude: set = field(default_factory=set)
 
+    def __post_init__(self) -> None:
+        self.track_type_code()  # an unknown track type is refused at once, not only when there are items to filter
+        if self.mode not in ("restrict", "boost"):
+            raise ValueError(f"unknown filter mode {self.mode!r}; use restrict or boost")
+
     def active(self) -> bool:
         return any(v is not None for v in (self.genre, self.language, self.track_type))
 
@@ -133,7 +138,9 @@ class Recommender:
         model = self.model
         if u is not None and isinstance(model, Hybrid):
             base = model.main_reason(u, j)
-        if history is not None and history.nnz and model.item_based:
+        elif u is not None and history is not None and model.score([u])[0, j] <= 0:
+            base = Hybrid.WEAK_REASON  # the model has no evidence for it: it only fills the list
+        if history is not None and history.nnz and model.item_based and base != Hybrid.WEAK_REASON:
             try:
                 S = model.item_similarity()
                 seen = history.indices
@@ -168,7 +175,9 @@ class Recommender:
         history = None
         if u is None:
             scores = self.popularity.score([0])[0].astype(np.float64)
-            note = f"unknown user {user!r}: showing the most popular items instead (no listening history yet)"
+            note = (f"user {user!r} has liked nothing yet (every rating at or below the middle of its scale): showing "
+                    "the most popular items they have not disliked" if self.dislikes.get(user) else
+                    f"unknown user {user!r}: showing the most popular items instead (no listening history yet)")
             base = self.popularity.reason
         else:
             history = self.data.matrix[u]
