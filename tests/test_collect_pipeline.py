@@ -137,6 +137,11 @@ def test_cli_dry_run_prints_plan_and_full_run_fills_library(server, tmp_path, mo
         assert [(t.title, t.genre, t.country) for t in lib.tracks(0)] == [("Bohemian Rhapsody", "rock", "GB"), ("Don't Stop Me Now", "rock", "GB")]
     res = runner.invoke(app, [*args, "--dry-run"])
     assert "0 song(s)" in res.output and "2 already collected" in res.output
+    offline = [a if a != server.url else "http://127.0.0.1:9" for a in args]  # nothing listens there
+    for extra in (["--dry-run"], ["--dry-run", "--json"], []):
+        res = runner.invoke(app, [*offline[:2], "Nobody Known", *offline[3:], *extra])
+        text = " ".join(res.output.split())
+        assert res.exit_code == 1 and ("1 failed" in text or '"failed": 1' in text), (extra, res.output)
 
 
 def test_enrich_fills_genre_and_country_of_existing_tracks(server, tmp_path):

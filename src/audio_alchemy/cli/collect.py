@@ -16,7 +16,8 @@ from ..collect.musicbrainz import MUSICBRAINZ_URL
 from ..collect.pipeline import ArtistPlan, CollectResult, source_for
 from ..collect.toplists import LASTFM_URL, LISTENBRAINZ_URL
 from ..library import Library
-from .common import print_errors, DbOption, console, err_console, fail, interrupted, open_library, print_json
+from .common import (DbOption, console, err_console, exit_if_nothing_done, fail, interrupted, open_library, print_errors,
+                     print_json)
 
 MusicBrainzUrl = Annotated[str, typer.Option("--musicbrainz-url", help="MusicBrainz server (a mirror, or a local fake for tests).")]
 IntervalOption = Annotated[
@@ -148,21 +149,23 @@ def collect_cmd(
 
 
 def _report(r: CollectResult, dry_run: bool, audio: bool, as_json: bool, n_requests: int) -> None:
-    if as_json:
-        print_json({**r.to_dict(), "dry_run": dry_run, "requests": n_requests})
-        return
+    """Print the outcome; exit 1 when something failed and nothing was (or would be) collected."""
     songs = [s for p in r.plans for s in p.songs]
     todo = sum(s.status != "done" for s in songs)
-    if dry_run:
+    if as_json:
+        print_json({**r.to_dict(), "dry_run": dry_run, "requests": n_requests})
+    elif dry_run:
         what = "download" if audio else "record"
         console.print(f"dry run: would {what} [bold]{todo}[/bold] song(s) of {sum(p.artist is not None for p in r.plans)} "
-                      f"artist(s); {len(songs) - todo} already collected; {n_requests} web request(s) made (rest cached).")
-        return
-    console.print(
-        f"collected [bold]{r.downloaded}[/bold] song(s); {r.skipped} already done; "
-        f"[{'red' if r.failed else 'green'}]{r.failed} failed[/]; {n_requests} web request(s)."
-    )
-    print_errors(r.errors)
+                      f"artist(s); {len(songs) - todo} already collected; [{'red' if r.failed else 'green'}]"
+                      f"{r.failed} failed[/]; {n_requests} web request(s) made (rest cached).")
+    else:
+        console.print(
+            f"collected [bold]{r.downloaded}[/bold] song(s); {r.skipped} already done; "
+            f"[{'red' if r.failed else 'green'}]{r.failed} failed[/]; {n_requests} web request(s)."
+        )
+        print_errors(r.errors)
+    exit_if_nothing_done(r.failed, todo if dry_run or not audio else r.downloaded, r.skipped)
 
 
 def enrich_cmd(

@@ -271,6 +271,10 @@ def collect(
         on_plan(plans)
     if dry_run or lib is None:
         result.skipped = sum(s.status == "done" for p in plans for s in p.songs)
+        for p in plans:  # an artist that could not be looked up fails the dry run too
+            if p.error:
+                result.failed += 1
+                result.errors.append(f"{p.query}: {p.error}")
         return result
 
     ensure_schema(lib)
