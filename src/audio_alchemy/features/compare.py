@@ -3,12 +3,15 @@
 * ``histogram_similarity``: the study's frequency-histogram comparison — each signal's long-term
   magnitude spectrum (mean over STFT frames) normalised to a distribution over frequency bins; the
   similarity is the histogram intersection ``sum(min(p, q))`` (1 = identical, the study reported > 0.98);
-* ``band_db_diff``: per octave band (31.5 Hz .. 16 kHz centres) level of B minus A in dB;
+* ``band_db_diff``: per octave band (31.5 Hz .. 16 kHz centres) energy of B minus A in dB (energy summed over
+  all frames, so the numbers do not depend on how many frames each signal has);
 * ``cutoff_hz``: the frequency above which B has lost energy: the lowest frequency from which on every
   smoothed bin of B is at least 20 dB below A while A still has content (None when B kept everything).
 
-Both inputs are mixed to mono and analysed at the same rate (the lower of the two, at most 48 kHz), STFT
-4096 / hop 1024 Hann.
+Both inputs are mixed to mono, trimmed of leading and trailing silence (samples more than 60 dB below the
+peak: an MP3 encoder's delay and padding would otherwise dilute the mean and shift every band of a short
+clip by the same amount) and analysed at the same rate (the lower of the two, at most 48 kHz), STFT 4096 /
+hop 1024 Hann.
 """
 
 from __future__ import annotations
@@ -44,8 +47,18 @@ class Comparison:
         return d
 
 
-def long_term_spectrum(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """Mean magnitude spectrum ``(n_fft // 2 + 1,)`` over centred Hann frames."""
+def trim_silence(y: np.ndarray, below_peak_db: float = 60.0) -> np.ndarray:
+    """``y`` (n,) without its leading and trailing samples quieter than ``below_peak_db`` under its peak
+    (all-quiet or empty input is returned as is)."""
+    a = np.abs(y)
+    if a.size == 0 or a.max() <= 0:
+        return y
+    loud = np.flatnonzero(a > a.max() * 10 ** (-below_peak_db / 20))
+    return y[loud[0]:loud[-1] + 1]
+
+
+def frame_magnitudes(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """``|STFT|`` ``(frames, n_fft // 2 + 1)`` over centred Hann frames."""
     import scipy.fft
 
     yp = np.pad(np.asarray(y, dtype=np.float32), n_fft // 2)
@@ -53,7 +66,12 @@ def long_term_spectrum(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.
         yp = np.pad(yp, (0, n_fft - len(yp)))
     frames = np.lib.stride_tricks.sliding_window_view(yp, n_fft)[::hop]
     w = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)).astype(np.float32)
-    return np.abs(scipy.fft.rfft(frames * w, axis=1, workers=1)).mean(axis=0)
+    return np.abs(scipy.fft.rfft(frames * w, axis=1, workers=1))
+
+
+def long_term_spectrum(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
+    """Mean magnitude spectrum ``(n_fft // 2 + 1,)`` over centred Hann frames."""
+    return frame_magnitudes(y, n_fft, hop).mean(axis=0)
 
 
 def _smooth(x: np.ndarray, width: int = 9) -> np.ndarray:
@@ -64,9 +82,11 @@ def _smooth(x: np.ndarray, width: int = 9) -> np.ndarray:
 def compare_arrays(a: np.ndarray, sr_a: int, b: np.ndarray, sr_b: int) -> Comparison:
     """Compare two signals ``(c, n)`` or ``(n,)``; see the module docstring for each number."""
     sr = int(min(sr_a, sr_b, 48000))
-    ya = resample(to_mono(np.asarray(a, np.float32)), sr_a, sr)
-    yb = resample(to_mono(np.asarray(b, np.float32)), sr_b, sr)
-    A, B = long_term_spectrum(ya), long_term_spectrum(yb)
+    ya = resample(trim_silence(to_mono(np.asarray(a, np.float32))), sr_a, sr)
+    yb = resample(trim_silence(to_mono(np.asarray(b, np.float32))), sr_b, sr)
+    Ma, Mb = frame_magnitudes(ya), frame_magnitudes(yb)
+    A, B = Ma.mean(axis=0), Mb.mean(axis=0)
+    Pa, Pb = (Ma.astype(np.float64) ** 2).sum(axis=0), (Mb.astype(np.float64) ** 2).sum(axis=0)  # energy per bin
     freqs = np.arange(len(A)) * sr / N_FFT
     pa = A / A.sum() if A.sum() > 0 else A
     pb = B / B.sum() if B.sum() > 0 else B
@@ -83,7 +103,7 @@ def compare_arrays(a: np.ndarray, sr_a: int, b: np.ndarray, sr_b: int) -> Compar
         if not m.any() or lo >= sr / 2:
             bands[f"{fc:g}"] = None
             continue
-        ea, eb = float((A[m] ** 2).sum()), float((B[m] ** 2).sum())
+        ea, eb = float(Pa[m].sum()), float(Pb[m].sum())
         bands[f"{fc:g}"] = round(float(10 * np.log10((eb + eps) / (ea + eps))), 3) if ea > 0 or eb > 0 else None
     da = 20 * np.log10(_smooth(A) + eps)
     db = 20 * np.log10(_smooth(B) + eps)
