@@ -130,8 +130,11 @@ def _features_crash_resume(corpus: Path, tmp_path: Path, n_kills: int, workers: 
     assert duplicates(db) == {"tracks": 0, "files": 0, "errors": 0, "features": 0}
     with Library.open(db) as lib:
         assert lib.integrity_ok()
+        runs = [j for j in lib.jobs(limit=1000) if j["kind"] == STAGE]
     got, want = snapshot(db), snapshot(base)
     assert len(got["features"]) + len([e for e in got["errors"] if e[0] == STAGE]) == total
+    # every committed item was counted on its run's row as it was committed, killed runs included
+    assert sum(j["n_done"] for j in runs) == len(got["features"]), runs
     diffs = _feature_diffs(got["features"], want["features"])
     assert not diffs, diffs[:10]
     assert got["features"] == want["features"] and got["errors"] == want["errors"]

@@ -156,11 +156,14 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
         with lib.transaction():
             lib.put_features(task.track_id, task.feature_set, VERSION, feats, arts)
             lib.clear_error(stage, task.path)
+            lib.job_progress(job_id, done=1)
 
     def on_error(task: FeatureTask, exc: BaseException) -> None:
         kind = getattr(exc, "kind", type(exc).__name__)
-        lib.record_error(stage, task.path, kind, str(exc) if task.path in str(exc) else f"{task.path}: {exc}",
-                         job_id)
+        with lib.transaction():
+            lib.record_error(stage, task.path, kind, str(exc) if task.path in str(exc) else f"{task.path}: {exc}",
+                             job_id)
+            lib.job_progress(job_id, failed=1)
 
     return lib.run_job(job_id, lambda: jobs.run(tasks, _compute_one, on_result, on_error, workers=workers,
                                                 scheduler=scheduler, desc=f"features {feature_set}", progress=progress),

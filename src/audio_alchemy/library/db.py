@@ -200,7 +200,11 @@ class Library:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error): one atomic write."""
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error): one atomic write. Inside another transaction
+        it simply joins it (the outer one commits or rolls back the whole)."""
+        if self.conn.in_transaction:
+            yield self.conn
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -507,6 +511,13 @@ class Library:
         for jid, pid in self.conn.execute("SELECT id, pid FROM jobs WHERE status = 'running'").fetchall():
             if not _alive(pid):
                 self.conn.execute("UPDATE jobs SET status = 'interrupted' WHERE id = ?", (jid,))
+
+    def job_progress(self, job_id: int | None, done: int = 0, failed: int = 0) -> None:
+        """Count finished items on a running job's row as they are committed, so `alchemy jobs` shows progress
+        during a run and the true counts after a kill -9 (call inside the item's own transaction)."""
+        if job_id is not None:
+            self.conn.execute("UPDATE jobs SET n_done = n_done + ?, n_failed = n_failed + ? WHERE id = ?",
+                              (done, failed, job_id))
 
     def finish_job(self, job_id: int, status: str, done: int, failed: int, skipped: int = 0) -> None:
         self.conn.execute(

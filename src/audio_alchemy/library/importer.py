@@ -167,6 +167,7 @@ def store(lib: Library, rec: dict[str, Any], extra_tags: dict[str, Any] | None =
             lib.record_error(STAGE, display_path(rec["path"]), "truncated", rec["warning"], job_id)
         else:
             lib.clear_error(STAGE, display_path(rec["path"]))
+        lib.job_progress(job_id, done=1)
     return tid, new
 
 
@@ -197,7 +198,8 @@ def import_paths(
     """Import files and folders; resumable and idempotent. Bad files get an error row and the batch goes on."""
     summary = ImportSummary()
     scanned = scan(paths)
-    job_id = lib.start_job(STAGE, {"paths": [display_path(p) for p in paths], "copy": copy}, total=len(scanned.files))
+    job_id = lib.start_job(STAGE, {"paths": [display_path(p) for p in paths], "copy": copy},
+                           total=len(scanned.files) + len(scanned.problems))
     for p, kind, msg in scanned.problems:
         lib.record_error(STAGE, p, kind, f"{p}: {msg}", job_id)
         summary.failed += 1
@@ -224,7 +226,9 @@ def import_paths(
         item = display_path(path)
         kind = getattr(exc, "kind", type(exc).__name__)
         msg = str(exc) if isinstance(exc, AudioError) else f"{item}: {type(exc).__name__}: {exc}"
-        lib.record_error(STAGE, item, kind, msg, job_id)
+        with lib.transaction():
+            lib.record_error(STAGE, item, kind, msg, job_id)
+            lib.job_progress(job_id, failed=1)
         summary.failed += 1
         summary.errors.append(" ".join(msg.split()))
 

@@ -214,16 +214,20 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
     job_id = lib.start_job(STAGE, {"model": model, "separator": sep.id, "model_dir": model_dir}, total=len(tasks))
 
     def on_result(task: SeparationTask, value: dict) -> None:
-        for stem, tt in TRACK_TYPES.items():
-            lib.add_stem(task.track_id, tt, value["separator"], value["paths"][stem], value["hashes"][stem],
-                         duration=value["duration"], sample_rate=value["sample_rate"], channels=value["channels"])
-        store_voice(lib, task.track_id, value["separator"], value["vocal_db"])
-        lib.clear_error(STAGE, task.path)
+        with lib.transaction():
+            for stem, tt in TRACK_TYPES.items():
+                lib.add_stem(task.track_id, tt, value["separator"], value["paths"][stem], value["hashes"][stem],
+                             duration=value["duration"], sample_rate=value["sample_rate"], channels=value["channels"])
+            store_voice(lib, task.track_id, value["separator"], value["vocal_db"])
+            lib.clear_error(STAGE, task.path)
+            lib.job_progress(job_id, done=1)
 
     def on_error(task: SeparationTask, exc: BaseException) -> None:
         kind = getattr(exc, "kind", type(exc).__name__)
         msg = str(exc) if task.path in str(exc) else f"{task.path}: {exc}"
-        lib.record_error(STAGE, task.path, kind, msg, job_id)
+        with lib.transaction():
+            lib.record_error(STAGE, task.path, kind, msg, job_id)
+            lib.job_progress(job_id, failed=1)
 
     summary = lib.run_job(job_id, lambda: jobs.run(tasks, functools.partial(_separate_one), on_result, on_error,
                                                    workers=n_workers, scheduler=scheduler,
