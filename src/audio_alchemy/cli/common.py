@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..config import default_db_path
+from ..io.errors import error_line  # noqa: F401 - re-exported for the command modules
 from ..library import Library
 
 console = Console()
@@ -88,12 +89,6 @@ def esc(value: Any) -> str:
 def print_json(obj: Any) -> None:
     """Machine-readable output on stdout (no colour, no wrapping)."""
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
-
-
-def error_line(path: Any, exc: BaseException | str) -> str:
-    """``"<path>: <message>"``, without repeating the path when the message already starts with it."""
-    text = str(exc)
-    return text if text.startswith(f"{path}: ") else f"{path}: {text}"
 
 
 def print_errors(errors: list[str], shown: int = 10, mark: str = "[red]✗[/red]") -> None:

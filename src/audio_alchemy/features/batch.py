@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..io.errors import error_line
 from .sets import FEATURE_SETS, VERSION
 
 
@@ -161,8 +162,7 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
     def on_error(task: FeatureTask, exc: BaseException) -> None:
         kind = getattr(exc, "kind", type(exc).__name__)
         with lib.transaction():
-            lib.record_error(stage, task.path, kind, str(exc) if task.path in str(exc) else f"{task.path}: {exc}",
-                             job_id)
+            lib.record_error(stage, task.path, kind, error_line(task.path, exc), job_id)
             lib.job_progress(job_id, failed=1)
 
     return lib.run_job(job_id, lambda: jobs.run(tasks, _compute_one, on_result, on_error, workers=workers,

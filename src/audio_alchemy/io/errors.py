@@ -5,6 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def error_line(path: object, exc: BaseException | str) -> str:
+    """``"<path>: <message>"`` on one line, without repeating the path when the message already names it."""
+    text = " ".join(str(exc).split())
+    return text if str(path) in text else f"{path}: {text}"
+
+
 class AudioError(Exception):
     """Base class: something is wrong with one audio file. ``str(err)`` is a one-line message."""
 

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.errors import error_line
+
 SR = 16000
 WINDOW_S = 30.0
 N_SAMPLES = int(SR * WINDOW_S)
@@ -618,7 +620,7 @@ def train_language_model(labels_csv: str | Path, out_dir: str | Path, target: st
         except Exception as exc:  # noqa: BLE001 - a bad file never stops training; it is skipped
             skipped += 1
             if on_skip is not None:
-                on_skip(str(exc) if str(exc).startswith(str(path)) else f"{path}: {exc}")
+                on_skip(error_line(path, exc))
             continue
         view_logps, out, _ = det._views(det._input(a.samples, a.sr))
         langs_all = out.languages

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..io.errors import error_line
 from .base import STEMS, Separator
 from .registry import get_separator
 from .voice import energy_ratio_db, vocal_to_mix_db, voice_probability
@@ -224,7 +225,7 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
 
     def on_error(task: SeparationTask, exc: BaseException) -> None:
         kind = getattr(exc, "kind", type(exc).__name__)
-        msg = str(exc) if task.path in str(exc) else f"{task.path}: {exc}"
+        msg = error_line(task.path, exc)
         with lib.transaction():
             lib.record_error(STAGE, task.path, kind, msg, job_id)
             lib.job_progress(job_id, failed=1)
