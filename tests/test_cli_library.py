@@ -6,6 +6,7 @@ import json
 import os
 
 import jsonschema
+import pytest
 import numpy as np
 from typer.testing import CliRunner
 
@@ -197,3 +198,46 @@ def test_file_edited_in_place_with_the_same_size_counts_as_changed(tmp_path):
     r = runner.invoke(app, ["features", "--db", db, "-w", "0"])
     assert r.exit_code == 1 and "0 computed" in r.output, r.output  # nothing could be done: scripts notice
     assert "changed since import" in runner.invoke(app, ["errors", "--db", db]).output
+
+
+def test_foreign_databases_mistyped_paths_and_stale_read_only_copies(tmp_path, monkeypatch):
+    """Another application's SQLite file is refused whatever its user_version; commands that work on an existing
+    library refuse a path that holds none; a library read from a folder we cannot write is refused while its -wal
+    file holds changes the read would miss, and read as it is otherwise."""
+    import sqlite3
+
+    from audio_alchemy.library import db as dbmod
+
+    for version in (1, 2, 3):
+        other = tmp_path / f"other{version}.sqlite"
+        with sqlite3.connect(other) as c:
+            c.execute("CREATE TABLE settings (k, v)")
+            c.execute(f"PRAGMA user_version = {version}")
+        for cmd in (["ls"], ["import", str(tmp_path / "nothing")]):
+            r = runner.invoke(app, [*cmd, "--db", str(other)])
+            assert r.exit_code == 1 and "not an Audio Alchemy library" in " ".join(r.output.split()), (version, r.output)
+
+    typo = tmp_path / "typo" / "lib.sqlite"
+    for cmd in (["separate", "--model", "offline"], ["features"], ["recommend", "--user", "x"], ["similar", "1"]):
+        r = runner.invoke(app, [*cmd, "--db", str(typo)])
+        assert r.exit_code == 1 and "no library at" in " ".join(r.output.split()), (cmd, r.output)
+    assert not typo.parent.exists()
+
+    io.save(tmp_path / "music" / "a.wav", music(2.0, 22050, seed=1), 22050)
+    lib_db = tmp_path / "lib" / "lib.sqlite"
+    assert runner.invoke(app, ["import", str(tmp_path / "music"), "--db", str(lib_db), "-w", "0"]).exit_code == 0
+    writer = sqlite3.connect(lib_db)  # an open connection keeps a committed write in the -wal file
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("UPDATE tracks SET title = 'fresh'")
+    writer.commit()
+    real_access = os.access
+    monkeypatch.setattr(dbmod.os, "access", lambda p, mode: False if str(p) == str(lib_db.parent) and mode == os.W_OK
+                        else real_access(p, mode))
+    from audio_alchemy.library import Library
+
+    with pytest.raises(sqlite3.OperationalError, match="-wal holds changes"):
+        Library.open(lib_db, readonly=True)
+    writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    writer.close()
+    with Library.open(lib_db, readonly=True) as lib:
+        assert [t.title for t in lib.tracks()] == ["fresh"]

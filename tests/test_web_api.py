@@ -277,3 +277,24 @@ def test_multi_worker_config_uses_env_factory(db, monkeypatch):
     app = server.app_from_env()  # what each worker process builds
     with TestClient(app, base_url="http://127.0.0.1") as c:
         assert c.get("/api/tracks").json()["total"] == 2
+
+
+def test_a_file_changed_since_import_is_not_served(tmp_path):
+    """The player applies the batch commands' rule: a source file rewritten after import is not this track's audio."""
+    import os
+
+    import numpy as np
+
+    from audio_alchemy.io import save
+
+    db = make_sample_library(tmp_path, seconds=2.0, n_songs=1)
+    with Library.open(db) as lib:
+        path = media.source_file(lib, 1)
+    with TestClient(create_app(db)) as c:
+        assert c.get("/api/tracks/1/audio/original").status_code == 200
+        st = os.stat(path)
+        save(path, np.zeros((1, 22050), np.float32), 22050)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+        assert c.get("/api/tracks/1/audio/original").status_code == 404
+        files = c.get("/api/tracks/1").json()["files"]
+        assert [f["state"] for f in files if f["role"] == "original"] == ["changed"]

@@ -153,13 +153,13 @@ def _predict_genre(m: Any, lib: Library, result: DemoResult, log: Callable[[str]
     from .models.library_predict import predict_library
 
     rec = m.Recognizer.load(model_dir)
-    labelled: list[str] = []
-    predict_library(lib, rec, force=True, progress=False,
-                    on_result=lambda t, r: labelled.append(f"{t.title or t.id}: {r['label']}"))
+    s = predict_library(lib, rec, progress=False)  # a re-run keeps what this model already labelled
     songs = lib.tracks(track_type=0)
-    result.highlights.append("genre (GTZAN-trained " + rec.model + "): " + "; ".join(labelled[:5])
+    labelled = [f"{t.title or t.id}: {p['label']}" for t in songs for p in lib.predictions(t.id)
+                if p["task"] == "genre" and p["model"] == rec.model_id]
+    result.highlights.append("genre (GTZAN-trained " + rec.model_id + "): " + "; ".join(labelled[:5])
                              + (" ..." if len(labelled) > 5 else ""))
-    return f"{len(labelled)}/{len(songs)} songs labelled by {rec.model}"
+    return f"{len(labelled)}/{len(songs)} songs labelled by {rec.model_id} ({s.done} now, {s.skipped} earlier)"
 
 
 DEMO_LISTENER = "demo-listener"
@@ -188,4 +188,4 @@ def _recommend(m: Any, lib: Library, result: DemoResult) -> str:
     recs = m.recommend_for_user(lib, user, n=3)
     shown = "; ".join(f"{r.label or r.item} ({r.reason})" for r in recs) or "none"
     result.highlights.append(f"recommended for {user}: {shown}" + (f" [note: {recs.note}]" if recs.note else ""))
-    return f"sound-alikes for {len(songs)} songs; {len(recs)} recommendations for {user} ({source})"
+    return f"sound-alikes of “{first.label}”; {len(recs)} recommendations for {user} ({source})"

@@ -177,7 +177,7 @@ def enrich_cmd(
     contact: ContactOption = None,
 ) -> None:
     """Fill artist genre and country of tracks already in the library from MusicBrainz (no download)."""
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         client = PoliteClient(cache_dir=lib.home / "cache" / "http", contact=contact)
         kw = {} if request_interval is None else {"musicbrainz_interval": request_interval}
         sources = Sources.create(client=client, musicbrainz_url=musicbrainz_url, listenbrainz_url=None, **kw)

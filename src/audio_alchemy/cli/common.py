@@ -41,14 +41,15 @@ SchedulerOption = Annotated[
 
 
 @contextmanager
-def open_library(db: Path | None, create: bool = True) -> Iterator[Library]:
+def open_library(db: Path | None, create: bool = True, write: bool = True) -> Iterator[Library]:
     """Open the library for a command; a clear message instead of a traceback when that fails.
 
-    ``create=False`` for commands that only read: no new empty library for a mistyped path, and a library
-    this user cannot write is still readable."""
+    ``create=False``: no new empty library for a mistyped path (only commands that add music create one).
+    ``write=False`` (commands that only read): a library this user cannot write is still readable."""
     path = (db or default_db_path()).absolute()
+    readonly = not write and path.exists() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
     try:
-        lib = Library.open(path, create=create)
+        lib = Library.open(path, create=create, readonly=readonly)
     except FileNotFoundError as exc:
         fail(str(exc))
     except Exception as exc:  # noqa: BLE001

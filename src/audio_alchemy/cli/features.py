@@ -41,7 +41,7 @@ def features_cmd(
         root = parse_out(out)
     except ValueError as exc:
         fail(str(exc))
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         try:
             s = run_features(lib, feature_set=feature_set, images=images, workers=workers, scheduler=scheduler,
                              progress=not as_json, force=force, out=out)

@@ -51,7 +51,7 @@ def ls_cmd(
     stems: Annotated[bool, typer.Option("--stems/--songs", help="Also list stem tracks.")] = False,
 ) -> None:
     """List the tracks of the library."""
-    with open_library(db, create=False) as lib:
+    with open_library(db, create=False, write=False) as lib:
         tracks = lib.tracks() if stems else lib.tracks(track_type=0)
         if as_json:
             for t in tracks:
@@ -71,7 +71,7 @@ def ls_cmd(
 def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part of a title.")], db: DbOption = None,
              as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Everything the library knows about one track: tags, files, stems, features, predictions, ratings."""
-    with open_library(db, create=False) as lib:
+    with open_library(db, create=False, write=False) as lib:
         try:
             t = lib.resolve(track)
         except KeyError as exc:
@@ -115,7 +115,7 @@ def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part 
 def errors_cmd(db: DbOption = None, stage: Annotated[str | None, typer.Option(help="Only this stage (import, features, ...).")] = None,
                as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Per-file errors recorded by batch jobs (one line each, naming the file)."""
-    with open_library(db, create=False) as lib:
+    with open_library(db, create=False, write=False) as lib:
         rows = lib.errors(stage)
         if as_json:
             for r in rows:
@@ -129,7 +129,7 @@ def errors_cmd(db: DbOption = None, stage: Annotated[str | None, typer.Option(he
 
 def jobs_cmd(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False) -> None:
     """Recent batch jobs with their status and counts (newest first)."""
-    with open_library(db, create=False) as lib:
+    with open_library(db, create=False, write=False) as lib:
         if as_json:
             for j in lib.jobs():
                 print_json(j)
@@ -142,15 +142,16 @@ def jobs_cmd(db: DbOption = None, as_json: Annotated[bool, typer.Option("--json"
 
 def export_cmd(
     fmt: Annotated[str, typer.Option("--format", "-f", help="json (the study's schema) | csv | parquet")] = "json",
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output file.")] = Path("library.json"),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file (default: library.<format>).")] = None,
     db: DbOption = None,
 ) -> None:
     """Export the library: JSON in the study's per-song schema, or CSV/Parquet with one row per track."""
     if fmt not in ("json", "csv", "parquet"):
         fail(f"unknown format {fmt!r}: use json, csv or parquet")
+    out = out if out is not None else Path(f"library.{fmt}")
     if out.is_dir():
         fail(f"{out} is a folder: give a file name, e.g. -o {out / ('library.' + fmt)}")
-    with open_library(db, create=False) as lib:
+    with open_library(db, create=False, write=False) as lib:
         try:
             n = export_library(lib, fmt, out)
         except OSError as exc:

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from .common import (DbOption, check_out_dir, console, err_console, error_line, esc, exit_if_nothing_done, fail, interrupted,
+from .common import (DbOption, check_out_dir, console, error_line, esc, exit_if_nothing_done, fail, interrupted,
                      open_library, print_errors, print_json)
 
 TASKS = ("genre", "language")
@@ -44,7 +44,7 @@ def _load_set(labels: Path | None, task: str, target: str | None, group_by: str 
     from ..models.datasets import from_csv, from_library as lib_set
 
     if from_library:
-        with open_library(db) as lib:
+        with open_library(db, create=False) as lib:
             data = lib_set(lib, target=target or task, group_by=group_by or "artist")
         if len(data) == 0:
             fail(f"no library tracks have a {target or task} tag")
@@ -92,12 +92,11 @@ def train_cmd(
     t0 = time.perf_counter()
     try:
         rec = Recognizer.train(data, task=task, model=model, seed=seed,
-                               on_error=lambda p, e: errors.append(f"{p}: {e}"))
+                               on_error=lambda p, e: errors.append(error_line(p, e)))
     except ValueError as exc:
         fail(str(exc))
     rec.save(out)
-    for e in errors:
-        err_console.print(f"[yellow]skipped[/yellow] {esc(e)}", highlight=False)
+    print_errors(errors, shown=len(errors), mark="[yellow]skipped[/yellow]")
     m = rec.info["training_metrics"]
     console.print(f"trained [bold]{rec.model}[/bold] for {task} on {rec.info['n_examples']} files "
                   f"({len(rec.labels)} labels) in {time.perf_counter() - t0:.1f}s; "
@@ -189,7 +188,7 @@ def predict_cmd(
         return
     from ..models.library_predict import predict_library
 
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         try:
             s = predict_library(lib, rec, track_type=track_type, force=force,
                                 on_result=(lambda t, r: print_json({"track_id": t.id, **r})) if as_json else None)
@@ -200,6 +199,7 @@ def predict_cmd(
         if s.instrumental:
             console.print(f"{s.instrumental} of them look instrumental (their vocal stems hold no singing: task "
                           "'voice' in `alchemy info`), so their language labels mean little", highlight=False)
+    exit_if_nothing_done(s.failed, s.done, s.skipped)
 
 
 def evaluate_cmd(

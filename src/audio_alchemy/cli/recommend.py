@@ -28,7 +28,7 @@ def rate_cmd(
         normalize_rating(scale, score)
     except InteractionError as exc:
         fail(str(exc))
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         try:
             t = lib.resolve(track)
         except KeyError as exc:
@@ -71,7 +71,7 @@ def recommend_cmd(
     from ..recommend.library_api import recommend_for_user
     from ..recommend.recommender import Filters
 
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         try:
             filters = Filters(genre=genre, language=language, track_type=track_type, mode="boost" if boost else "restrict")
             recs = recommend_for_user(lib, user, n=n, filters=filters)
@@ -90,7 +90,7 @@ def similar_cmd(
     """Sound-alike tracks: cosine similarity of standardised audio features (audio alone)."""
     from ..recommend.library_api import sound_alikes
 
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         try:
             t = lib.resolve(track)
             recs = sound_alikes(lib, t.id, n=n, feature_set=feature_set)

@@ -34,7 +34,7 @@ def separate_cmd(
     from ..separate import SeparationError
     from ..separate.batch import run_separation
 
-    with open_library(db) as lib:
+    with open_library(db, create=False) as lib:
         try:
             summary = run_separation(lib, model=model, workers=workers, model_dir=model_dir, device=device)
         except KeyboardInterrupt:

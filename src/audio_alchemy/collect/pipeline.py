@@ -278,7 +278,8 @@ def collect(
         return result
 
     ensure_schema(lib)
-    job_id = lib.start_job(STAGE, {"artists": list(artists), "top": top, "audio": audio})
+    job_id = lib.start_job(STAGE, {"artists": list(artists), "top": top, "audio": audio},
+                           total=sum(s.status != "done" for p in plans for s in p.songs) if audio else 0)
     for p in plans:
         item = f"artist:{p.query}"
         if p.error:
@@ -353,7 +354,7 @@ def collect(
         result.interrupted = True
         raise
     finally:
-        lib.finish_job(job_id, status, result.downloaded + result.skipped, result.failed, result.skipped)
+        lib.finish_job(job_id, status, result.downloaded, result.failed, result.skipped)
     return result
 
 

@@ -4,7 +4,8 @@
   magnitude spectrum (mean over STFT frames) normalised to a distribution over frequency bins; the
   similarity is the histogram intersection ``sum(min(p, q))`` (1 = identical, the study reported > 0.98);
 * ``band_db_diff``: per octave band (31.5 Hz .. 16 kHz centres) energy of B minus A in dB (energy summed over
-  all frames, so the numbers do not depend on how many frames each signal has);
+  all frames, so the numbers do not depend on how many frames each signal has); None where either signal has
+  no energy in the band (e.g. one of them is silent);
 * ``cutoff_hz``: the frequency above which B has lost energy: the lowest frequency from which on every
   smoothed bin of B is at least 20 dB below A while A still has content (None when B kept everything).
 
@@ -104,7 +105,8 @@ def compare_arrays(a: np.ndarray, sr_a: int, b: np.ndarray, sr_b: int) -> Compar
             bands[f"{fc:g}"] = None
             continue
         ea, eb = float(Pa[m].sum()), float(Pb[m].sum())
-        bands[f"{fc:g}"] = round(float(10 * np.log10((eb + eps) / (ea + eps))), 3) if ea > 0 or eb > 0 else None
+        quiet = 1e-12 * max(float(Pa.sum()), float(Pb.sum()))  # 120 dB below the louder signal: nothing to compare
+        bands[f"{fc:g}"] = round(float(10 * np.log10(eb / ea)), 3) if ea > quiet and eb > quiet else None
     da = 20 * np.log10(_smooth(A) + eps)
     db = 20 * np.log10(_smooth(B) + eps)
     floor = da.max() - 90.0  # A must still have content here

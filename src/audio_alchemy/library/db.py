@@ -110,6 +110,20 @@ _TRACK_COLS = (
 _FILE_COLS = "id, track_id, path, raw_path, format, role, size, mtime, audio_hash, source_path"
 
 
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """A read-only connection. In a folder we cannot write, SQLite cannot make the WAL index it needs, so the file
+    is opened ``immutable``; that would silently skip changes still in a ``-wal`` file, so those are refused."""
+    base = f"file:{quote(str(path))}?mode=ro"
+    if os.access(path.parent, os.W_OK):
+        return sqlite3.connect(base, uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise sqlite3.OperationalError(
+            f"{wal} holds changes not yet merged into the library, and they cannot be read without write access "
+            f"to {path.parent}: open the library once with write access")
+    return sqlite3.connect(base + "&immutable=1", uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
+
+
 def _alive(pid: int | None) -> bool:
     """Whether a process with this id still exists on this machine (None: unknown, treated as gone)."""
     if not pid:
@@ -148,18 +162,14 @@ class Library:
     def open(cls, path: str | Path | None = None, readonly: bool = False, create: bool = True) -> Library:
         """Open (creating and migrating if needed) the database at ``path`` (default: the library home).
 
-        ``create=False`` (for commands that only read): a missing file raises :class:`FileNotFoundError` instead
-        of becoming a new empty library, and a library this user cannot write is opened read-only.
-        ``readonly``: never write (no migration, no journal files; a read-only folder is fine)."""
+        ``create=False``: a missing file raises :class:`FileNotFoundError` instead of becoming a new empty
+        library (a mistyped path). ``readonly``: never write (no migration, no journal files), which also works
+        in a folder this user cannot write."""
         path = (Path(path) if path else config.default_db_path()).absolute()  # stored derived paths stay absolute
         if not create and not path.exists():
             raise FileNotFoundError(f"no library at {path} (`alchemy import FOLDER` creates one)")
-        if not create and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
-            readonly = True
         if readonly:
-            # immutable: no -shm/-wal files are needed, so a read-only folder works too
-            uri = f"file:{quote(str(path))}?mode=ro" + ("" if os.access(path.parent, os.W_OK) else "&immutable=1")
-            conn = sqlite3.connect(uri, uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
+            conn = _connect_readonly(path)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(str(path), timeout=60.0, isolation_level=None, check_same_thread=False)
@@ -552,8 +562,14 @@ class Library:
         files = self.files(track_id)
         for f in files:
             if f.state() == "changed":
-                return ChangedFile(f.path, f"changed since import (track {track_id}); import it again to use what it "
-                                           "holds now")
+                try:
+                    now = os.stat(f.fs_path).st_size
+                except OSError:
+                    now = None
+                what = (f"{f.size} bytes then, {now} now" if now != f.size else
+                        "same size, newer modification time: edited in place, or touched or copied without its times")
+                return ChangedFile(f.path, f"changed since import ({what}; track {track_id}); import it again to use "
+                                           "what it holds now")
         return MissingFile(files[0].path if files else f"track {track_id}",
                            f"file not found (track {track_id}); restore it or re-import its folder")
 
@@ -583,6 +599,11 @@ class Library:
 
     def clear_error(self, stage: str, item: str) -> None:
         self.conn.execute("DELETE FROM errors WHERE stage = ? AND item = ?", (stage, display_path(item)))
+
+    def clear_file_errors(self, path: str) -> None:
+        """Forget every stage's "file gone / changed" row about ``path``: it has just been imported as it is now."""
+        self.conn.execute("DELETE FROM errors WHERE item = ? AND kind IN ('missing_file', 'changed_file')",
+                          (display_path(path),))
 
     def errors(self, stage: str | None = None) -> list[dict[str, Any]]:
         cols = ("stage", "item", "kind", "message", "job_id", "at")

@@ -167,6 +167,7 @@ def store(lib: Library, rec: dict[str, Any], extra_tags: dict[str, Any] | None =
             lib.record_error(STAGE, display_path(rec["path"]), "truncated", rec["warning"], job_id)
         else:
             lib.clear_error(STAGE, display_path(rec["path"]))
+        lib.clear_file_errors(path)
         lib.job_progress(job_id, done=1)
     return tid, new
 
@@ -198,12 +199,6 @@ def import_paths(
     """Import files and folders; resumable and idempotent. Bad files get an error row and the batch goes on."""
     summary = ImportSummary()
     scanned = scan(paths)
-    job_id = lib.start_job(STAGE, {"paths": [display_path(p) for p in paths], "copy": copy},
-                           total=len(scanned.files) + len(scanned.problems))
-    for p, kind, msg in scanned.problems:
-        lib.record_error(STAGE, p, kind, f"{p}: {msg}", job_id)
-        summary.failed += 1
-        summary.errors.append(f"{p}: {msg}")
     todo: list[str] = []
     for p in scanned.files:
         tid = _unchanged(lib, p)
@@ -212,6 +207,13 @@ def import_paths(
         else:
             summary.unchanged += 1
             summary.track_ids.append(tid)
+    # total: what this run works on (as for every job); files already imported are its skipped count
+    job_id = lib.start_job(STAGE, {"paths": [display_path(p) for p in paths], "copy": copy},
+                           total=len(todo) + len(scanned.problems))
+    for p, kind, msg in scanned.problems:
+        lib.record_error(STAGE, p, kind, f"{p}: {msg}", job_id)
+        summary.failed += 1
+        summary.errors.append(f"{p}: {msg}")
     copy_to = str(lib.home / "media") if copy else None
 
     def on_result(path: str, rec: dict[str, Any]) -> None:

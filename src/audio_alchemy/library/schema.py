@@ -125,18 +125,18 @@ SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def _version(conn: sqlite3.Connection) -> int:
-    """The schema version; refuses a database that is newer than this package or belongs to another application."""
+    """The schema version; refuses a database that belongs to another application (judged by its tables, whatever
+    its ``user_version``) or is newer than this package."""
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    if tables and not {"tracks", "files"} <= set(tables):
+        raise RuntimeError(f"not an Audio Alchemy library: it holds another application's tables "
+                           f"({', '.join(tables[:5])}{', ...' if len(tables) > 5 else ''}); choose another --db")
     if version > SCHEMA_VERSION:
         raise RuntimeError(
             f"database schema version {version} is newer than this audio-alchemy ({SCHEMA_VERSION}); upgrade the package"
         )
-    if version == 0:
-        other = [r[0] for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 6")]
-        if other:
-            raise RuntimeError(f"not an Audio Alchemy library: it holds another application's tables "
-                               f"({', '.join(other[:5])}{', ...' if len(other) > 5 else ''}); choose another --db")
     return version
 
 

@@ -103,7 +103,7 @@ def extract(data: LabeledSet, spec: FeatureSpec, use_cache: bool = True, on_erro
             mats.append(file_inputs(p, spec, use_cache=use_cache))
             keep.append(i)
         except (AudioError, OSError, ValueError) as exc:
-            log.warning("skipping %s: %s", p, exc)
+            log.info("skipping %s: %s", p, exc)  # on_error reports it to the user
             if on_error:
                 on_error(p, exc)
         if progress:

@@ -560,7 +560,8 @@ def load_language_model(path: str | Path, model_dir: str | Path | None = None,
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{p / META_FILE}: unreadable ({exc})") from None
     if meta.get("kind") != KIND:
-        raise ValueError(f"{p} is not a Whisper language model (kind={meta.get('kind')!r})")
+        what = f"a {meta['task']} model ({meta.get('model', '?')})" if meta.get("task") else "another kind of model"
+        raise ValueError(f"{p} is {what}, not a Whisper language model; `alchemy predict --model {p}` uses it")
     head = joblib.load(p / meta["head"]) if meta.get("head") else None
     det = WhisperLanguageDetector(
         size=meta.get("whisper", "base"), model_dir=model_dir, languages=meta.get("languages"),

@@ -212,7 +212,8 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
                      sep.sample_rate)
     if n_workers == 0:
         _SEPARATORS[(concrete, model_dir, device)] = sep  # reuse the already loaded model in-process
-    job_id = lib.start_job(STAGE, {"model": model, "separator": sep.id, "model_dir": model_dir}, total=len(tasks))
+    job_id = lib.start_job(STAGE, {"model": model, "separator": sep.id, "model_dir": model_dir},
+                           total=len(tasks) + len(missing))
 
     def on_result(task: SeparationTask, value: dict) -> None:
         with lib.transaction():

@@ -249,7 +249,7 @@ def track_detail(lib: Library, track_id: int) -> dict[str, Any]:
         raise media.NotFound(f"no track {track_id}")
     base = f"/api/tracks/{track_id}"
     files = [{"id": f.id, "name": os.path.basename(f.path), "format": f.format, "role": f.role, "size": f.size,
-              "exists": os.path.isfile(f.fs_path)} for f in lib.files(track_id)]
+              "exists": os.path.isfile(f.fs_path), "state": f.state()} for f in lib.files(track_id)]
     has_audio = media.source_file(lib, track_id) is not None
     stems = {}
     stem_tracks = lib.stems(track_id)
@@ -263,7 +263,7 @@ def track_detail(lib: Library, track_id: int) -> dict[str, Any]:
     audio.update({name: f"{base}/audio/{name}" for name in stems})
     mp3_origin = {}
     for name, sid in [("mix", track_id), *((n, s["id"]) for n, s in stems.items())]:
-        has_mp3 = any(f.format == "mp3" and os.path.isfile(f.fs_path) for f in lib.files(sid))
+        has_mp3 = any(f.format == "mp3" and f.state() == "ok" for f in lib.files(sid))
         mp3_origin[name] = "library file" if has_mp3 else f"encoded here at {media.MP3_BITRATE} kbit/s"
     parent = None
     if t.parent_id is not None and (p := lib.track(t.parent_id)) is not None:

@@ -74,7 +74,8 @@ def _lock_for(key: tuple) -> threading.Lock:
 
 
 def _existing_files(lib: Library, track_id: int):
-    return [f for f in lib.files(track_id) if os.path.isfile(f.fs_path)]
+    """The track's files that are on disk and unchanged since import (a changed file is not this track's audio)."""
+    return [f for f in lib.files(track_id) if f.state() == "ok" and os.path.isfile(f.fs_path)]
 
 
 def source_file(lib: Library, track_id: int) -> str | None:
