@@ -80,3 +80,18 @@ def test_empty_and_unknown_set_raise():
         extract(np.zeros(0, np.float32), SR)
     with pytest.raises(ValueError):
         extract(tone(), SR, "nope")
+
+
+def test_extract_refuses_arrays_it_would_misread():
+    """(n, channels) arrays and integer PCM would give plausible-looking garbage (a 45-µs duration, an RMS of
+    2000): refused with a message that says how to fix the call."""
+    import numpy as np
+
+    from audio_alchemy.features import extract
+
+    x = (0.1 * np.random.default_rng(0).standard_normal((2, 22050))).astype(np.float32)
+    with pytest.raises(ValueError, match="transpose"):
+        extract(x.T, 22050)
+    with pytest.raises(ValueError, match="int16"):
+        extract((x * 32767).astype(np.int16), 22050)
+    assert extract(x, 22050)["duration"] == pytest.approx(1.0)

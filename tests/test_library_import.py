@@ -331,3 +331,15 @@ def test_export_json_validates_against_schema(tmp_path):
         df = pd.read_parquet(tmp_path / "out.parquet")
         assert df.loc[0, "tempo"] == 120.0 and df.loc[0, "track_type"] == 0
         assert f",{t.id},1," in (tmp_path / "out.csv").read_text().splitlines()[2]  # the stem's parent id, not 1.0
+
+
+def test_paths_starting_with_a_tilde_are_the_users_home(tmp_path, monkeypatch):
+    from audio_alchemy import io
+    from audio_alchemy.library import Library, import_paths
+    from conftest import music
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    io.save(tmp_path / "Music" / "a.wav", music(1.0, 22050, seed=1), 22050)
+    with Library.open(tmp_path / "lib.sqlite") as lib:
+        s = import_paths(lib, ["~/Music"], workers=0, progress=False)
+        assert (s.new_files, s.failed) == (1, 0), s.errors

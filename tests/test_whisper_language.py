@@ -380,3 +380,18 @@ def test_cli_train_and_predict_say_which_input_whisper_heard(tiny_dir, tmp_path,
                             "--separate", "none", str(song)])
     assert r.exit_code == 0, r.output
     assert json.loads(r.output.strip().splitlines()[-1])["input"] == "mix (separation off)"
+
+
+def test_load_model_dispatches_and_recognizer_load_points_to_it(tiny_dir, tmp_path):
+    from audio_alchemy.io import save
+    from audio_alchemy.models import Recognizer, load_model
+
+    d = wl.save_language_model(tmp_path / "m", wl.WhisperLanguageDetector(languages=["en", "ko"]))
+    rec = load_model(d, model_dir=tiny_dir)
+    p = save(tmp_path / "a.wav", _voice(3.0)[None, :], SR)
+    r = rec.predict_file(p)
+    assert type(r["label"]) is str and all(type(k) is str for k in r["scores"])
+    label, scores = rec.detector.predict_file(p)
+    assert type(label) is str and all(type(k) is str and type(v) is float for k, v in scores.items())
+    with pytest.raises(ValueError, match="load_model"):
+        Recognizer.load(d)

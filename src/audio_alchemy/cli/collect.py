@@ -99,7 +99,7 @@ def collect_cmd(
     listenbrainz_url: Annotated[str, typer.Option("--listenbrainz-url", help="ListenBrainz API server.")] = LISTENBRAINZ_URL,
     lastfm_url: Annotated[str, typer.Option("--lastfm-url", help="Last.fm API endpoint.")] = LASTFM_URL,
     audio_source: Annotated[str, typer.Option("--audio-source", help="yt-dlp input per song: a search like 'ytsearch3:{artist} - {title}' or a URL template with {artist} {title} {recording_mbid}.")] = DEFAULT_SEARCH,
-    out: Annotated[Path | None, typer.Option("--out", help="Folder for the WAV/MP3 files (default: <library home>/collection).", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Folder for the WAV/MP3 files (default: <folder of the library database>/collection).", show_default=False)] = None,
     workers: Annotated[int, typer.Option("--workers", "-w", help="Parallel downloads (0 = in this process).")] = 1,
     request_interval: IntervalOption = None,
     contact: ContactOption = None,

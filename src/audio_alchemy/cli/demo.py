@@ -1,4 +1,5 @@
-"""``alchemy demo``: the whole pipeline on the embedded demo library, then the player."""
+"""``alchemy demo``: the whole pipeline on the demo songs ($AUDIO_ALCHEMY_DATA/demo, else synthetic ones), then the
+player."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ def demo_cmd(
     host: Annotated[str, typer.Option(help="Player address (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Player port.")] = 8000,
 ) -> None:
-    """Build a library from the embedded demo audio and run every stage: import, stems, features, predictions,
-    recommendations; then start the player. Re-running resumes and reuses what is done."""
+    """Build a library from the demo songs ($AUDIO_ALCHEMY_DATA/demo, else four synthetic ones) and run every stage:
+    import, stems, features, predictions, recommendations; then start the player. Re-running resumes."""
     from ..demo import _available, run_demo
 
     try:

@@ -131,17 +131,6 @@ def _train_whisper(labels: Path | None, out: Path, target: str | None, model_dir
     console.print(f"trained the Whisper language model -> {path}", highlight=False)
 
 
-def load_any_model(model: Path, model_dir: Path | None = None, separate: str | None = None):
-    """A classical/CNN ``Recognizer`` or a Whisper language model, by what the directory holds; ``separate``
-    overrides a Whisper language model's stored input setting."""
-    from ..models import whisper_language as wl
-    from ..models.recognizer import Recognizer
-
-    if wl.is_language_model_dir(model):
-        return wl.WhisperRecognizer.load(model, model_dir=model_dir, separate=separate)
-    return Recognizer.load(model)
-
-
 def predict_cmd(
     model: Annotated[Path, typer.Option("--model", help="Model directory written by `alchemy train`.")],
     files: Annotated[list[Path] | None, typer.Argument(help="Audio files; none = every library track.")] = None,
@@ -155,9 +144,10 @@ def predict_cmd(
     """Predict files (printed), or every library track not yet predicted by this model (stored; resumable)."""
     from ..models import store
     from ..models import whisper_language as wl
+    from ..models.recognizer import load_model
 
     try:
-        rec = load_any_model(model, model_dir, separate)
+        rec = load_model(model, model_dir=model_dir, separate=separate)
         if isinstance(rec, wl.WhisperRecognizer):
             rec.detector.check()  # weights load now: one clear error, not one per file
     except (FileNotFoundError, ValueError, store.ModelMissing, store.ModelCorrupt, wl.WhisperUnavailable) as exc:

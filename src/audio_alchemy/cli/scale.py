@@ -56,7 +56,7 @@ def identify_cmd(
 def import_results_cmd(
     directory: Annotated[Path, typer.Argument(help="A results dataset written with --out parquet://DIR.")],
     db: DbOption = None,
-    stage: Annotated[list[str] | None, typer.Option("--stage", help="Only these stages (import, features, ...).")] = None,
+    stage: Annotated[list[str] | None, typer.Option("--stage", help="Only these stages (import, features = every features:<set>, features:seed, ...).")] = None,
 ) -> None:
     """Merge a Parquet results dataset into the library (idempotent: merging twice changes nothing)."""
     with open_library(db) as lib:

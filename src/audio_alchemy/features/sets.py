@@ -177,6 +177,11 @@ def extract(samples: np.ndarray, sr: int, feature_set: str = "seed", track_type:
     x = np.asarray(samples)
     if x.size == 0:
         raise ValueError("no samples")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"samples must be float in [-1, 1], not {x.dtype} (PCM integers: divide by their full scale)")
+    if x.ndim != 1 and (x.ndim != 2 or x.shape[0] > 8):
+        raise ValueError(f"samples must be (n,) or (channels, n), got shape {x.shape}"
+                         + (" (transpose a (n, channels) array)" if x.ndim == 2 else ""))
     t0 = time.perf_counter()
     fe = analyze(x, sr)
     if timings is not None:

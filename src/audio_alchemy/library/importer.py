@@ -47,7 +47,7 @@ def scan(paths: Iterable[str | os.PathLike]) -> ScanResult:
             res.files.append(ap)
 
     for p in paths:
-        p = os.fspath(p)
+        p = os.path.expanduser(os.fspath(p))  # "~/Music" from Python as from a shell
         if os.path.isdir(p):
             for root, dirs, names in os.walk(p, followlinks=False, onerror=lambda e: res.problems.append(
                     (display_path(e.filename or p), "not_a_file", f"cannot list folder: {e.strerror}"))):

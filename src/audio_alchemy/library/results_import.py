@@ -63,7 +63,7 @@ def merge_results(lib: Library, root: str | os.PathLike, stages: list[str] | Non
     summary = MergeSummary()
     for row in read_rows(root):
         st = row["stage"]
-        if stages and st not in stages:
+        if stages and st not in stages and st.split(":", 1)[0] not in stages:  # "features" selects "features:seed"
             continue
         handler = HANDLERS.get(st) or HANDLERS.get(st.split(":", 1)[0])  # "features:seed" -> "features"
         if handler is None:

@@ -4,6 +4,7 @@
 >>> data = from_csv("labels.csv", task="genre")
 >>> rec = Recognizer.train(data, task="genre")            # musicnn embeddings + logistic regression
 >>> rec.predict_file("song.ogg")                           # {"path", "label", "scores"}
+>>> load_model("lang-model").predict_file("song.mp3")      # any `alchemy train` directory, Whisper ones too
 >>> res = evaluate_models(data, ["musicnn-logreg", "mfcc-svm-rbf"], n_splits=5, repeats=3)
 
 Layout: ``datasets`` (labels CSV / library), ``featurize`` (per-window inputs), ``embeddings.musicnn``
@@ -19,12 +20,12 @@ from .evaluate import evaluate_models, learning_curve
 from .featurize import FeatureSpec, file_inputs, segment_inputs
 from .guards import LeakageError, check_feature_columns, check_group_folds
 from .metrics import bootstrap_ci, majority_baseline, scores, summary
-from .recognizer import DEFAULT_MODELS, Recognizer, get_model, model_registry
+from .recognizer import DEFAULT_MODELS, Recognizer, get_model, load_model, model_registry
 from .report import write_report
 
 __all__ = [
     "DEFAULT_MODELS", "FeatureSpec", "LabeledSet", "LeakageError", "Recognizer", "bootstrap_ci",
     "check_feature_columns", "check_group_folds", "evaluate_models", "file_inputs", "folds", "from_csv",
-    "from_library", "get_model", "groups_recur", "learning_curve", "majority_baseline", "model_registry",
+    "from_library", "get_model", "groups_recur", "learning_curve", "load_model", "majority_baseline", "model_registry",
     "nested_cv", "scores", "segment_inputs", "summary", "write_report",
 ]

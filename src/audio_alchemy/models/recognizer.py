@@ -238,6 +238,8 @@ class Recognizer:
             raise FileNotFoundError(f"{path}: not a model directory (no model.json)")
         raw = meta_path.read_bytes()
         meta = json.loads(raw)
+        if "kind" in meta:  # e.g. "whisper_language": not a Recognizer directory
+            raise ValueError(f"{path} is a {meta['kind']} model: load it with audio_alchemy.models.load_model")
         if meta.get("format", 0) > FORMAT_VERSION:
             raise ValueError(f"{path}: model format {meta['format']} is newer than this toolkit ({FORMAT_VERSION})")
         est = joblib.load(path / "estimator.joblib")
@@ -245,3 +247,16 @@ class Recognizer:
         rec = cls(meta["task"], meta["model"], FeatureSpec.from_dict(meta["features"]), est, list(meta["labels"]), info)
         rec.model_id = model_id(meta["model"], raw)
         return rec
+
+
+def load_model(path: str | Path, model_dir: str | Path | None = None, separate: str | None = None):
+    """Any model directory `alchemy train` writes, by what its ``model.json`` says: a :class:`Recognizer`, or a
+    Whisper language model (:class:`~audio_alchemy.models.whisper_language.WhisperRecognizer`, weights found through
+    ``model_dir`` and the model store; ``separate`` overrides its stored input setting). Both answer
+    ``predict_file(path) -> {"path", "label", "scores", ...}`` and ``predict_files(paths)``."""
+    from . import whisper_language as wl
+
+    if wl.is_language_model_dir(path):
+        return wl.WhisperRecognizer.load(path, model_dir=model_dir, separate=separate)
+    return Recognizer.load(path)
+

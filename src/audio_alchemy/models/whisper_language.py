@@ -429,7 +429,7 @@ class WhisperLanguageDetector:
     def predict_file(self, path: str | Path) -> tuple[str, dict[str, float]]:
         """(label, {language: probability}) for an audio file of any length."""
         r = self.analyse_file(path)
-        return r.label, r.scores
+        return str(r.label), {str(k): float(v) for k, v in r.scores.items()}
 
     def analyse_file(self, path: str | Path) -> LanguageResult:
         """``analyse`` an audio file (decoded as :meth:`_load` says)."""

@@ -53,7 +53,8 @@ def chunk_spans(n: int, chunk: int, context: int) -> list[tuple[int, int, int, i
 
 
 class Separator(ABC):
-    """Split a mix into ``{"vocals", "accompaniment"}``; both have the input's shape, rate and length.
+    """Split a mix into ``{"vocals", "accompaniment"}``: ``(channels, n)`` arrays at the input's rate and length (a
+    mono ``(n,)`` input gives ``(1, n)``; stereo and multichannel keep their channels).
 
     Subclasses set ``name``, ``version``, ``sample_rate`` (the model rate) and implement
     :meth:`_separate_stereo`. ``residual_accompaniment`` makes accompaniment = input - vocals at the input
