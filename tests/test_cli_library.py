@@ -150,6 +150,11 @@ def test_bad_options_are_one_line_errors(tmp_path):
         r = runner.invoke(app, args)
         assert r.exit_code != 0 and expected in " ".join(r.output.split()), (args, r.output)
         assert "Traceback" not in r.output
+    r = runner.invoke(app, ["serve", "--db", db])
+    assert r.exit_code == 1 and "no library at" in " ".join(r.output.split()), r.output
+    from audio_alchemy.library import Library
+
+    Library.open(db).close()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

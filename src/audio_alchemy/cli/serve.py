@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from ..config import default_db_path
 from .common import DbOption, fail
 
 
@@ -21,8 +22,11 @@ def serve_cmd(
         from ..web.server import serve
     except ImportError as exc:
         fail(f"the web player needs the 'web' extra (pip install 'audio-alchemy[web]'): {exc}")
+    path = (db or default_db_path()).absolute()
+    if not path.exists():  # a mistyped --db would otherwise serve a new, empty library
+        fail(f"no library at {path} (`alchemy import FOLDER` or `alchemy demo` creates one)")
     try:
-        serve(db, host=host, port=port, log_level=log_level, workers=workers)
+        serve(path, host=host, port=port, log_level=log_level, workers=workers)
     except OSError as exc:
         fail(f"cannot serve on {host}:{port}: {exc}")
     except KeyboardInterrupt:
