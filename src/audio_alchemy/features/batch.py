@@ -161,9 +161,7 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
 
     def on_error(task: FeatureTask, exc: BaseException) -> None:
         kind = getattr(exc, "kind", type(exc).__name__)
-        with lib.transaction():
-            lib.record_error(stage, task.path, kind, error_line(task.path, exc), job_id)
-            lib.job_progress(job_id, failed=1)
+        lib.fail_item(stage, task.path, kind, error_line(task.path, exc), job_id)
 
     return lib.run_job(job_id, lambda: jobs.run(tasks, _compute_one, on_result, on_error, workers=workers,
                                                 scheduler=scheduler, desc=f"features {feature_set}", progress=progress),

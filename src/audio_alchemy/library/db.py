@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -95,6 +96,8 @@ class FileRow:
             st = os.stat(self.fs_path)
         except OSError:
             return "missing"
+        if not stat.S_ISREG(st.st_mode):
+            return "missing"
         if self.size is not None and st.st_size != self.size:
             return "changed"
         if self.role == "original" and self.source_path is None and self.mtime is not None \
@@ -152,10 +155,10 @@ def no_singing(predictions: list[dict[str, Any]]) -> dict[str, Any] | None:
 class Library:
     """An open library database. Use :meth:`open`; close with :meth:`close` or a ``with`` block."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path):
+    def __init__(self, conn: sqlite3.Connection, path: Path, readonly: bool = False):
         self.conn = conn
         self.path = path
-        self.readonly = False
+        self.readonly = readonly
 
     # -- lifecycle ---------------------------------------------------------------------------------
     @classmethod
@@ -185,9 +188,7 @@ class Library:
         except BaseException:
             conn.close()
             raise
-        lib = cls(conn, path)
-        lib.readonly = readonly
-        return lib
+        return cls(conn, path, readonly)
 
     def close(self) -> None:
         self.conn.close()
@@ -528,6 +529,12 @@ class Library:
         if job_id is not None:
             self.conn.execute("UPDATE jobs SET n_done = n_done + ?, n_failed = n_failed + ? WHERE id = ?",
                               (done, failed, job_id))
+
+    def fail_item(self, stage: str, item: str, kind: str, message: str, job_id: int | None) -> None:
+        """One item of a job failed: its error row and the job's failed count, in one transaction."""
+        with self.transaction():
+            self.record_error(stage, item, kind, message, job_id)
+            self.job_progress(job_id, failed=1)
 
     def finish_job(self, job_id: int, status: str, done: int, failed: int, skipped: int = 0) -> None:
         self.conn.execute(

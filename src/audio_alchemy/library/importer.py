@@ -228,9 +228,7 @@ def import_paths(
         item = display_path(path)
         kind = getattr(exc, "kind", type(exc).__name__)
         msg = str(exc) if isinstance(exc, AudioError) else f"{item}: {type(exc).__name__}: {exc}"
-        with lib.transaction():
-            lib.record_error(STAGE, item, kind, msg, job_id)
-            lib.job_progress(job_id, failed=1)
+        lib.fail_item(STAGE, item, kind, msg, job_id)
         summary.failed += 1
         summary.errors.append(" ".join(msg.split()))
 

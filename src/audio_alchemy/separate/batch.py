@@ -226,10 +226,7 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
 
     def on_error(task: SeparationTask, exc: BaseException) -> None:
         kind = getattr(exc, "kind", type(exc).__name__)
-        msg = error_line(task.path, exc)
-        with lib.transaction():
-            lib.record_error(STAGE, task.path, kind, msg, job_id)
-            lib.job_progress(job_id, failed=1)
+        lib.fail_item(STAGE, task.path, kind, error_line(task.path, exc), job_id)
 
     summary = lib.run_job(job_id, lambda: jobs.run(tasks, functools.partial(_separate_one), on_result, on_error,
                                                    workers=n_workers, scheduler=scheduler,

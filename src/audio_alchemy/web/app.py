@@ -249,7 +249,7 @@ def track_detail(lib: Library, track_id: int) -> dict[str, Any]:
         raise media.NotFound(f"no track {track_id}")
     base = f"/api/tracks/{track_id}"
     files = [{"id": f.id, "name": os.path.basename(f.path), "format": f.format, "role": f.role, "size": f.size,
-              "exists": os.path.isfile(f.fs_path), "state": f.state()} for f in lib.files(track_id)]
+              "exists": (state := f.state()) != "missing", "state": state} for f in lib.files(track_id)]
     has_audio = media.source_file(lib, track_id) is not None
     stems = {}
     stem_tracks = lib.stems(track_id)

@@ -75,7 +75,7 @@ def _lock_for(key: tuple) -> threading.Lock:
 
 def _existing_files(lib: Library, track_id: int):
     """The track's files that are on disk and unchanged since import (a changed file is not this track's audio)."""
-    return [f for f in lib.files(track_id) if f.state() == "ok" and os.path.isfile(f.fs_path)]
+    return [f for f in lib.files(track_id) if f.state() == "ok"]
 
 
 def source_file(lib: Library, track_id: int) -> str | None:
