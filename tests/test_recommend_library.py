@@ -39,12 +39,15 @@ def test_sound_alikes_same_genre_cluster(tmp_path):
     assert {r.item for r in out} <= {ids[k] for k in range(1, 5)}    # the other rock tracks sound closest
     assert all("similar sound" in r.reason for r in out)
     assert ids[0] not in {r.item for r in out}
+    assert [r.item for r in sound_alikes(lib, "A0 - T0", n=4)] == [r.item for r in out]  # a title, as the CLI
 
 
 def test_sound_alikes_unknown_track(tmp_path):
     lib, _ = _make_library(tmp_path / "lib.sqlite")
     with pytest.raises(KeyError):
         sound_alikes(lib, 999)
+    with pytest.raises(KeyError, match="no track matches"):
+        sound_alikes(lib, "no such title")
 
 
 def test_library_recommender_content_and_filters(tmp_path):

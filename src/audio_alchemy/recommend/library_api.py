@@ -124,15 +124,21 @@ def feature_matrix(lib, track_ids: list[int] | None = None, feature_set: str | N
     return track_ids, F, feature_set
 
 
-def sound_alikes(lib, track_id: int, n: int = 10, feature_set: str | None = None, same_type: bool = True) -> Recommendations:
-    """Tracks that sound most like ``track_id``: cosine similarity of standardised stored audio features.
+def sound_alikes(lib, track: int | str, n: int = 10, feature_set: str | None = None,
+                 same_type: bool = True) -> Recommendations:
+    """Tracks that sound most like ``track`` (an id, a path or part of a title, as ``Library.resolve``).
 
-    Only tracks of the same type (song/vocals/accompaniment) by default; a track without features raises
-    KeyError naming it. Audio alone: no tags, no listening data.
+    Cosine similarity of standardised stored audio features. Only tracks of the same type
+    (song/vocals/accompaniment) by default; an unknown track or one without features raises KeyError naming
+    it. Audio alone: no tags, no listening data.
     """
-    me = lib.track(int(track_id))
-    if me is None:
-        raise UnknownItem(f"no track {track_id} in the library")
+    if isinstance(track, int):
+        me = lib.track(track)
+        if me is None:
+            raise UnknownItem(f"no track {track} in the library")
+    else:
+        me = lib.resolve(track)
+    track_id = me.id
     tracks = [t for t in lib.tracks() if not same_type or t.track_type == me.track_type]
     ids = [t.id for t in tracks]
     ids, F, fs = feature_matrix(lib, ids, feature_set)
