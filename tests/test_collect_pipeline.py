@@ -142,6 +142,8 @@ def test_cli_dry_run_prints_plan_and_full_run_fills_library(server, tmp_path, mo
         res = runner.invoke(app, [*offline[:2], "Nobody Known", *offline[3:], *extra])
         text = " ".join(res.output.split())
         assert res.exit_code == 1 and ("1 failed" in text or '"failed": 1' in text), (extra, res.output)
+        if "--json" not in extra:
+            assert text.count("Nobody Known:") == 1, res.output  # the plan names the failed artist; the summary does not repeat it
 
 
 def test_enrich_fills_genre_and_country_of_existing_tracks(server, tmp_path):

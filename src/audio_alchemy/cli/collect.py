@@ -158,13 +158,15 @@ def _report(r: CollectResult, dry_run: bool, audio: bool, as_json: bool, n_reque
         what = "download" if audio else "record"
         console.print(f"dry run: would {what} [bold]{todo}[/bold] song(s) of {sum(p.artist is not None for p in r.plans)} "
                       f"artist(s); {len(songs) - todo} already collected; [{'red' if r.failed else 'green'}]"
-                      f"{r.failed} failed[/]; {n_requests} web request(s) made (rest cached).")
+                      f"{r.failed} failed[/]; {n_requests} metadata request(s) made (rest cached).")
     else:
         console.print(
             f"collected [bold]{r.downloaded}[/bold] song(s); {r.skipped} already done; "
-            f"[{'red' if r.failed else 'green'}]{r.failed} failed[/]; {n_requests} web request(s)."
+            f"[{'red' if r.failed else 'green'}]{r.failed} failed[/]; {n_requests} metadata request(s) "
+            "(audio downloads not counted)."
         )
-        print_errors(r.errors)
+        shown = {f"{p.query}: {p.error}" for p in r.plans if p.error}  # the plan above printed these already
+        print_errors([e for e in r.errors if e not in shown])
     exit_if_nothing_done(r.failed, todo if dry_run or not audio else r.downloaded, r.skipped)
 
 
