@@ -198,7 +198,8 @@ def evaluate_cmd(
     labels: LabelsOpt = None,
     target: TargetOpt = None,
     group_by: GroupOpt = None,
-    model: Annotated[str, typer.Option("--model", help="Model name, comma-separated names, or 'all'.")] = "musicnn-logreg",
+    model: Annotated[str, typer.Option("--model", help="Model name, comma-separated names, or 'all' (the 12 models of "
+                                       "the comparison: musicnn-*, mfcc-* and cnn-mel; the others by name).")] = "musicnn-logreg",
     splits: Annotated[int, typer.Option("--splits", min=2, help="Folds (at least 2).")] = 5,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repeats of the CV with new shuffles.")] = 1,
     learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve")] = True,
@@ -209,7 +210,7 @@ def evaluate_cmd(
     """Cross-validate models (grouped folds when groups recur) and write an HTML + JSON report."""
     check_out_dir(report)
     from ..models.evaluate import evaluate_models
-    from ..models.recognizer import get_model
+    from ..models.recognizer import get_model, model_registry
     from ..models.report import write_report
 
     data = _load_set(labels, task, target, group_by, from_library, db)
@@ -219,6 +220,10 @@ def evaluate_cmd(
             get_model(n)
         except ValueError as exc:
             fail(str(exc))
+    if model == "all":
+        others = sorted(set(model_registry()) - set(names))
+        console.print(f"'all': {len(names)} models ({', '.join(names)}); not included, give them by name: "
+                      f"{', '.join(others)}", highlight=False)
     res = evaluate_models(data, names, n_splits=splits, repeats=repeats, seed=seed,
                           learning_curve_model=names[0] if learning_curve else None,
                           log=lambda s: console.print(s, highlight=False))
