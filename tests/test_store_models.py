@@ -144,6 +144,24 @@ def test_no_network_when_not_allowed(fake, monkeypatch):
         store.fetch("fake-model", allow_network=False)
 
 
+def test_unreachable_hub_fails_fast_with_the_offline_paragraph(fake, monkeypatch):
+    import time
+
+    import huggingface_hub
+
+    def boom(*a, **k):  # pragma: no cover - must not be reached
+        raise AssertionError("hf_hub_download retried an unreachable hub")
+
+    monkeypatch.setattr(huggingface_hub, "hf_hub_download", boom)
+    for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "HF_HUB_OFFLINE"):
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens
+    t0 = time.monotonic()
+    with pytest.raises(store.ModelMissing, match=r"cannot reach 127\.0\.0\.1:9 .*--offline-dir"):
+        store.fetch("fake-model")
+    assert time.monotonic() - t0 < 5
+
+
 def test_model_dir_env_is_honoured(tmp_path, fake, monkeypatch):
     _fill(tmp_path / "envdir")
     monkeypatch.setenv(store.MODEL_DIR_ENV, str(tmp_path / "envdir"))

@@ -545,6 +545,26 @@ def offline_help(name: str, why: str = "", lead: bool = True) -> str:
     )
 
 
+def hub_unreachable(timeout: float = 5.0) -> str | None:
+    """Why the Hugging Face hub cannot be reached, or None when a TCP connection to it opens.
+
+    One quick probe, so that an offline machine gets the offline paragraph at once instead of after
+    ``huggingface_hub``'s ~30 s of retries. Skipped (None) when a proxy is configured: only the proxy knows.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")):
+        return None
+    url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"cannot reach {host}:{port} ({exc.strerror or exc})"
+    return None
+
+
 def fetch(
     name: str,
     offline_dir: Path | None = None,
@@ -609,6 +629,8 @@ def fetch(
         from huggingface_hub import hf_hub_download
     except ImportError as exc:  # pragma: no cover - huggingface_hub comes with faster-whisper/demucs
         raise ModelMissing(offline_help(s.name, " (huggingface_hub is not installed)")) from exc
+    if (unreachable := hub_unreachable()) is not None:
+        raise ModelMissing(f"{s.name}: {unreachable}. " + offline_help(s.name))
     try:
         for f in s.files:
             hf_hub_download(s.hf_repo, f.name)
