@@ -26,6 +26,18 @@ def test_roundtrip_formats(tmp_path, suffix):
     assert abs(peak - 440.0) < 2.0
 
 
+@pytest.mark.parametrize("sr,channels,n", [(44100, 2, 44100), (22050, 1, 12345), (8000, 1, 999), (48000, 2, 100_001)])
+def test_mp3_is_gapless_same_length_and_aligned(tmp_path, sr, channels, n):
+    """Our MP3s carry the encoder delay and padding (LAME info tag): decoding gives the input's length, unshifted."""
+    x = np.zeros((channels, n), np.float32)
+    at, width = n // 3, min(400, n // 4)
+    x[:, at:at + width] = 0.8 * np.hanning(width)  # a smooth bump, where the MP3 must put it too
+    a = io.load(io.save(tmp_path / "t.mp3", x, sr), sr=None)
+    assert a.samples.shape == x.shape
+    lag = np.argmax(np.correlate(a.samples[0], x[0], "full")) - (n - 1)
+    assert lag == 0
+
+
 def test_m4a_through_pyav(tmp_path):
     av = pytest.importorskip("av")
     p = tmp_path / "t.m4a"

@@ -164,13 +164,15 @@ function drawSpectrum() {
   }
   g.save(); g.translate(12, T + h / 2); g.rotate(-Math.PI / 2); g.textAlign = "center"; g.fillText("level (dB)", 0, 0); g.restore();
   if (!engine.ctx) return;
-  // curves: for each pixel column, the loudest bin that falls into it
+  // curves: for each pixel column, the loudest bin that falls into it. A gapless MP3 is aligned with its WAV, so
+  // the curves coincide wherever the codec kept the sound: the WAV is drawn wide and the MP3 thin on top of it,
+  // so both stay visible (an orange line inside a blue band) and the MP3's cut bands show as orange below blue.
   const bins = engine.an.wav.frequencyBinCount, binHz = fmax / bins;
-  for (const f of ["mp3", "wav"]) {
+  for (const f of ["wav", "mp3"]) {
     const data = engine.freq[f];
     engine.an[f].getFloatFrequencyData(data);
     g.strokeStyle = f === "wav" ? "#4cc9f0" : "#fca311";
-    g.lineWidth = f === state.format ? 2 : 1.2;
+    g.lineWidth = f === "wav" ? 3.5 : 1.4;
     g.beginPath();
     let started = false;
     for (let px = 0; px < w; px++) {
