@@ -95,3 +95,39 @@ def test_extract_refuses_arrays_it_would_misread():
     with pytest.raises(ValueError, match="int16"):
         extract((x * 32767).astype(np.int16), 22050)
     assert extract(x, 22050)["duration"] == pytest.approx(1.0)
+
+
+def test_implausible_sample_rates_are_refused_before_any_work():
+    """sr=1 (or True) once made extract resample 3 s to 1.5 G samples and use 20 GB; every API that takes a rate
+    now says what is wrong with it first."""
+    from audio_alchemy.io import load, resample
+    from audio_alchemy.models import Recognizer
+    from audio_alchemy.separate import get_separator
+    from audio_alchemy.separate.base import SeparationError
+
+    x = tone(seconds=0.5)
+    for bad in (1, True, 0, -22050, None, "22050", 22050.5, 10**7):
+        with pytest.raises(ValueError, match="sample rate"):
+            extract(x, bad)
+        with pytest.raises(ValueError, match="sample rate"):
+            resample(x, SR, bad)
+        with pytest.raises(SeparationError, match="sample rate"):
+            get_separator("offline").separate(x, bad)
+    with pytest.raises(ValueError, match="sample rate"):
+        Recognizer.predict_audio(None, x, 1)  # checked before the model is touched
+    assert extract(x, 22050.0)["duration"] == pytest.approx(0.5)  # a whole number as float is fine
+    assert extract(x, np.int64(SR))["duration"] == pytest.approx(0.5)
+
+
+def test_separator_and_recognizer_refuse_arrays_they_would_misread():
+    from audio_alchemy.models import Recognizer
+    from audio_alchemy.separate import get_separator
+    from audio_alchemy.separate.base import SeparationError
+
+    x = (0.1 * np.random.default_rng(0).standard_normal((2, 22050))).astype(np.float32)
+    sep = get_separator("offline")
+    for bad, msg in ((x.T, "transpose"), ((x * 32767).astype(np.int16), "int16"), (np.zeros(0, np.float32), "no samples")):
+        with pytest.raises(SeparationError, match=msg):
+            sep.separate(bad, SR)
+        with pytest.raises(ValueError, match=msg):
+            Recognizer.predict_audio(None, bad, SR)

@@ -37,6 +37,7 @@ import time
 
 import numpy as np
 
+from ..io.dsp import check_rate, check_samples
 from . import pitch, rhythm, spectral, stats, tonal
 from .frontend import Frontend, analyze
 
@@ -170,18 +171,12 @@ def extract(samples: np.ndarray, sr: int, feature_set: str = "seed", track_type:
             timings: dict | None = None) -> dict:
     """Compute a named feature set for ``samples`` ``(c, n)`` or ``(n,)`` float at rate ``sr``.
 
-    Raises ValueError for an unknown set or empty input. ``timings`` (optional) gets seconds per stage.
+    Raises ValueError for an unknown set, empty, integer or wrongly shaped input, or an implausible rate. ``timings`` (optional) gets seconds per stage.
     """
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; choose one of {FEATURE_SETS}")
-    x = np.asarray(samples)
-    if x.size == 0:
-        raise ValueError("no samples")
-    if not np.issubdtype(x.dtype, np.floating):
-        raise ValueError(f"samples must be float in [-1, 1], not {x.dtype} (PCM integers: divide by their full scale)")
-    if x.ndim != 1 and (x.ndim != 2 or x.shape[0] > 8):
-        raise ValueError(f"samples must be (n,) or (channels, n), got shape {x.shape}"
-                         + (" (transpose a (n, channels) array)" if x.ndim == 2 else ""))
+    x = check_samples(samples)
+    sr = check_rate(sr)
     t0 = time.perf_counter()
     fe = analyze(x, sr)
     if timings is not None:

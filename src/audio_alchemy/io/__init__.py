@@ -5,7 +5,7 @@
 """
 
 from .decode import AUDIO_SUFFIXES, Audio, AudioInfo, load, probe, require_signal, stream
-from .dsp import as_2d, resample, to_channels, to_mono
+from .dsp import as_2d, check_rate, check_samples, resample, to_channels, to_mono
 from .encode import encode_mp3, save
 from .errors import (AudioError, ChangedFile, CorruptAudio, EmptyAudio, MissingFile, NotAudioFile, SilentAudio,
                      UnsupportedFormat)
@@ -13,6 +13,6 @@ from .errors import (AudioError, ChangedFile, CorruptAudio, EmptyAudio, MissingF
 __all__ = [
     "AUDIO_SUFFIXES", "Audio", "AudioInfo", "AudioError", "ChangedFile", "CorruptAudio", "EmptyAudio", "MissingFile",
     "NotAudioFile", "SilentAudio", "require_signal",
-    "UnsupportedFormat", "as_2d", "encode_mp3", "load", "probe", "resample", "save", "stream", "to_channels",
+    "UnsupportedFormat", "as_2d", "check_rate", "check_samples", "encode_mp3", "load", "probe", "resample", "save", "stream", "to_channels",
     "to_mono",
 ]

@@ -189,13 +189,12 @@ class Recognizer:
         return np.asarray(self.estimator.predict_proba(mats))
 
     def predict_audio(self, samples: np.ndarray, sr: int) -> tuple[str, dict[str, float]]:
-        """Label and per-label probabilities for audio of any length (resampled to the model's rate)."""
-        from ..io import resample
+        """Label and per-label probabilities for float audio ``(n,)`` or ``(channels, n)`` of any length (resampled to
+        the model's rate); ValueError for integer, empty or wrongly shaped samples."""
+        from ..io import check_rate, check_samples, resample, to_mono
 
+        y, sr = to_mono(check_samples(samples).astype(np.float32, copy=False)), check_rate(sr)
         rate = load_rate(self.spec)
-        y = np.asarray(samples, dtype=np.float32)
-        if y.ndim == 2:
-            y = y.mean(axis=0)
         if sr != rate:
             y = resample(y, sr, rate)
         proba = self.predict_inputs([segment_inputs(y, rate, self.spec)])[0]

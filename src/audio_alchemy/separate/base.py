@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from audio_alchemy.io import resample
+from audio_alchemy.io import as_2d, check_rate, check_samples, resample
 
 STEMS = ("vocals", "accompaniment")
 
@@ -85,16 +85,11 @@ class Separator(ABC):
 
     def separate(self, samples: np.ndarray, sr: int) -> dict[str, np.ndarray]:
         """Separate float32 ``(channels, n)`` (or ``(n,)``) audio at ``sr`` Hz into vocals and accompaniment."""
-        x = np.asarray(samples, dtype=np.float32)
-        if x.ndim == 1:
-            x = x[np.newaxis]
-        if x.ndim != 2 or x.shape[0] == 0:
-            raise SeparationError(f"expected audio shaped (channels, samples), got {x.shape}")
-        if not sr or sr <= 0:
-            raise SeparationError(f"invalid sample rate {sr!r}")
+        try:
+            x, sr = as_2d(check_samples(samples)).astype(np.float32, copy=False), check_rate(sr)
+        except ValueError as exc:
+            raise SeparationError(str(exc)) from None
         channels, n = x.shape
-        if n == 0:
-            raise SeparationError("empty audio (0 samples)")
         if not np.isfinite(x).all():
             x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
         if not np.any(x):
