@@ -207,9 +207,20 @@ def test_ratings_persist(client, db):
 
 @pytest.mark.parametrize("body", [{"scale": 4, "score": 1}, {"scale": 3, "score": 4}, {"scale": 5, "score": 0},
                                   {"scale": 5, "score": 6}, {"scale": 2, "score": 1.5}, {"scale": 5},
-                                  {"scale": 5, "score": 3, "user_id": "u" * 65}, {"scale": 5, "score": 3, "user_id": ""}])
+                                  {"scale": 5, "score": 3, "user_id": "u" * 65}, {"scale": 5, "score": 3, "user_id": ""},
+                                  {"scale": 5, "score": True}, {"scale": 5, "score": 4.0}, {"scale": 5.0, "score": 4},
+                                  {"scale": 5, "score": 3, "user_id": "   "}])
 def test_out_of_scale_is_422(client, body):
     assert client.post("/api/tracks/1/ratings", json=body).status_code == 422
+
+
+@pytest.mark.parametrize("path,text", [("ratings", '{"scale": 5, "score": NaN}'), ("ratings", '{"scale": 5, "score": 1e400}'),
+                                       ("plays", '{"seconds": Infinity}'), ("plays", '{"seconds": -Infinity}')])
+def test_non_finite_json_numbers_are_422_not_500(client, path, text):
+    """FastAPI's default 422 echoes the input, and NaN/Infinity there could not be encoded (a 500)."""
+    r = client.post(f"/api/tracks/1/{path}", content=text, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["loc"][-1] in ("score", "seconds")
 
 
 def test_rating_unknown_track_404(client):
@@ -232,6 +243,7 @@ def test_bodies_are_bounded(client):
 def test_plays_persist(client, db):
     assert client.post("/api/tracks/1/plays", json={"user_id": "ada", "seconds": 1.5}).status_code == 201
     assert client.post("/api/tracks/1/plays", json={"seconds": -1}).status_code == 422
+    assert client.post("/api/tracks/1/plays", json={"user_id": "  "}).status_code == 422  # as ratings refuse it
     with Library.open(db) as lib:
         assert any(p["track_id"] == 1 and p["user_id"] == "ada" and p["seconds"] == 1.5 for p in lib.plays())
 

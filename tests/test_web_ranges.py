@@ -67,3 +67,17 @@ def test_never_crashes_on_junk(text):
     except RangeNotSatisfiable:
         return
     assert r is None or 0 <= r.start <= r.end < 1000
+
+
+@given(first=st.integers(0, 10**12), zeros=st.integers(0, 5000), nines=st.integers(19, 5000))
+def test_absurdly_long_numbers_are_positions_past_the_end(first, zeros, nines):
+    """int() refuses strings over 4300 digits (that was a 500): long positions clip like any past-the-end one,
+    and leading zeros do not change a number."""
+    huge = "9" * nines
+    r = parse_range(f"bytes={first}-{huge}", 10**13)
+    assert (r.start, r.end) == (first, 10**13 - 1)
+    assert parse_range(f"bytes=-{huge}", 100).length == 100
+    with pytest.raises(RangeNotSatisfiable):
+        parse_range(f"bytes={huge}-", 100)
+    r = parse_range(f"bytes={'0' * zeros}{first}-", 10**13)
+    assert r.start == first

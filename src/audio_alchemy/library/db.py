@@ -499,6 +499,11 @@ class Library:
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def add_play(self, track_id: int, user_id: str = "local", seconds: float | None = None) -> None:
+        """Record one listen; ValueError for an empty user id or ``seconds`` that is negative or not finite."""
+        if not str(user_id).strip():
+            raise ValueError("user id must not be empty")
+        if seconds is not None and not 0 <= float(seconds) < float("inf"):
+            raise ValueError(f"seconds must be a finite number >= 0, got {seconds}")
         self.conn.execute("INSERT INTO plays (track_id, user_id, seconds) VALUES (?, ?, ?)", (track_id, str(user_id), seconds))
 
     def plays(self) -> list[dict[str, Any]]:

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, FastAPI, HTTPException, Path as PathParam, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
@@ -137,11 +138,20 @@ class _Libraries:
 
 
 class RatingIn(BaseModel):
-    """A Likert rating: ``score`` from 1 to ``scale`` on a 2-, 3- or 5-point scale."""
+    """A Likert rating: ``score`` from 1 to ``scale`` on a 2-, 3- or 5-point scale (JSON integers only: not
+    ``true``, not ``4.0``)."""
 
+    model_config = ConfigDict(strict=True)
     user_id: str = Field("local", min_length=1, max_length=64)
     scale: Literal[2, 3, 5]
     score: int = Field(ge=1, le=5)
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _integer_scale(cls, v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, int):  # a Literal would take 5.0 and true == 1
+            raise ValueError("scale must be the integer 2, 3 or 5")
+        return v
 
     @model_validator(mode="after")
     def _score_in_scale(self) -> RatingIn:
@@ -153,6 +163,7 @@ class RatingIn(BaseModel):
 class PlayIn(BaseModel):
     """One listen of a track, optionally with how many seconds were heard."""
 
+    model_config = ConfigDict(strict=True)
     user_id: str = Field("local", min_length=1, max_length=64)
     seconds: float | None = Field(None, ge=0, le=24 * 3600)
 
@@ -409,7 +420,10 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
     @app.post("/api/tracks/{track_id}/plays", status_code=201, summary="Record a listen")
     def post_play(track_id: TrackId, play: Annotated[PlayIn, Body()]) -> dict[str, Any]:
         lib = lib_for(track_id)
-        lib.add_play(track_id, play.user_id, play.seconds)
+        try:
+            lib.add_play(track_id, play.user_id, play.seconds)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
         return {"track_id": track_id, "user_id": play.user_id, "seconds": play.seconds}
 
     @app.get("/api/tracks/{track_id}/similar", summary="Sound-alikes of a track (when the recommend layer is installed)")
@@ -421,6 +435,12 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
     def recommendations(user_id: Annotated[str, Query(min_length=1, max_length=64)] = "local",
                         k: Annotated[int, Query(ge=1, le=100)] = 10) -> dict[str, Any]:
         return {"user_id": user_id, **_call(recs.recommendations, libs.get(), user_id, k)}
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the input, and NaN/Infinity in it made that answer a 500
+        detail = [{k: e[k] for k in ("type", "loc", "msg") if k in e} for e in exc.errors()]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(media.NotFound)
     async def _nf(request: Request, exc: media.NotFound) -> JSONResponse:

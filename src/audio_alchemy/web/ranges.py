@@ -9,6 +9,13 @@ import re
 from dataclasses import dataclass
 
 _SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+_HUGE = 10**18  # past any file; a longer digit string is read as this (int() refuses over 4300 digits)
+
+
+def _int(digits: str) -> int:
+    """A byte position from its digits, capped at ``_HUGE`` without parsing absurdly long strings."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 18 else _HUGE
 MAX_RANGES = 16
 
 
@@ -55,18 +62,18 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         if not m or (not m.group(1) and not m.group(2)):
             return None  # junk: ignore the whole header
         first, last = m.group(1), m.group(2)
-        if first and last and int(last) < int(first):
+        if first and last and _int(last) < _int(first):
             return None  # invalid range-spec: ignore
         parsed.append((first, last))
     satisfiable: list[ByteRange] = []
     for first, last in parsed:
         if first:
-            start = int(first)
+            start = _int(first)
             if start >= size:
                 continue
-            end = min(int(last), size - 1) if last else size - 1
+            end = min(_int(last), size - 1) if last else size - 1
         else:
-            n = int(last)
+            n = _int(last)
             if n == 0 or size == 0:
                 continue
             start, end = max(0, size - n), size - 1
