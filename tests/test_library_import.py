@@ -343,3 +343,29 @@ def test_paths_starting_with_a_tilde_are_the_users_home(tmp_path, monkeypatch):
     with Library.open(tmp_path / "lib.sqlite") as lib:
         s = import_paths(lib, ["~/Music"], workers=0, progress=False)
         assert (s.new_files, s.failed) == (1, 0), s.errors
+
+
+@pytest.mark.parametrize("suffix", [".wav", ".aiff"])
+def test_wav_and_aiff_tags_are_imported(tmp_path, suffix):
+    """An ID3 chunk (mutagen's easy interface skips it for WAV/AIFF) and RIFF/AIFF text chunks both give tags."""
+    import soundfile as sf
+    from mutagen.aiff import AIFF
+    from mutagen.id3 import TCON, TDRC, TIT2, TPE1
+    from mutagen.wave import WAVE
+
+    x = music(1.0, 22050, seed=5)
+    id3 = tmp_path / "music" / f"track01{suffix}"
+    io.save(id3, x, 22050)
+    f = (WAVE if suffix == ".wav" else AIFF)(id3)
+    f.add_tags()
+    for frame in (TIT2(text="Jóga"), TPE1(text="Björk"), TCON(text="(13)"), TDRC(text="1997-09-22")):
+        f.tags.add(frame)
+    f.save()
+    info = tmp_path / "music" / f"track02{suffix}"
+    with sf.SoundFile(info, "w", 22050, 1) as g:
+        g.title, g.artist = "Le Tigre", "Deceptacon"
+        g.write(music(1.0, 22050, seed=6)[0])
+    with Library.open(tmp_path / "lib.sqlite") as lib:
+        import_paths(lib, [tmp_path / "music"], workers=0, progress=False)
+        got = {(t.artist, t.title, t.genre, t.year) for t in lib.tracks(0)}
+    assert got == {("Björk", "Jóga", "Pop", 1997), ("Deceptacon", "Le Tigre", None, None)}

@@ -1,4 +1,4 @@
-"""Tags read with mutagen's easy interface: artist, title, album, genre, year, language (all optional)."""
+"""Tags: artist, title, album, genre, year, language (all optional), from mutagen and WAV/AIFF text chunks."""
 
 from __future__ import annotations
 
@@ -9,26 +9,56 @@ from typing import Any
 FIELDS = ("artist", "title", "album", "genre", "date", "language")
 
 
-def read_tags(path: str | Path) -> dict[str, Any]:
-    """The tags mutagen can read (empty dict when none or the file is not taggable); never raises."""
+# mutagen's easy interface does not cover the ID3 chunk of WAV and AIFF files: their frames are read by id
+_ID3_FRAMES = {"artist": "TPE1", "title": "TIT2", "album": "TALB", "genre": "TCON", "date": "TDRC", "language": "TLAN"}
+_RIFF_SUFFIXES = {".wav", ".wave", ".aif", ".aiff"}
+
+
+def _mutagen_tags(path: str | Path) -> dict[str, str]:
     try:
         import mutagen
+        from mutagen.id3 import ID3
 
         f = mutagen.File(str(path), easy=True)
     except Exception:  # noqa: BLE001 - tags are optional; a broken tag block must not fail an import
         return {}
     if f is None or not getattr(f, "tags", None):
         return {}
-    out: dict[str, Any] = {}
+    raw_id3 = isinstance(f.tags, ID3)
+    out: dict[str, str] = {}
     for key in FIELDS:
         try:
-            val = f.tags.get(key)
+            if raw_id3:
+                frame = f.tags.get(_ID3_FRAMES[key])
+                val = (frame.genres if key == "genre" else frame.text) if frame is not None else None
+            else:
+                val = f.tags.get(key)
         except Exception:  # noqa: BLE001
             val = None
         if val:
             text = str(val[0] if isinstance(val, list) else val).strip()
             if text:
                 out[key] = text
+    return out
+
+
+def _riff_info(path: str | Path) -> dict[str, str]:
+    """WAV LIST/INFO and AIFF text chunks (INAM, IART, ...) through libsndfile, which mutagen does not read."""
+    try:
+        import soundfile as sf
+
+        with sf.SoundFile(str(path)) as f:
+            got = {"title": f.title, "artist": f.artist, "album": f.album, "genre": f.genre, "date": f.date}
+    except Exception:  # noqa: BLE001
+        return {}
+    return {k: v.strip() for k, v in got.items() if v and v.strip()}
+
+
+def read_tags(path: str | Path) -> dict[str, Any]:
+    """The tags mutagen can read, plus RIFF INFO chunks of WAV/AIFF (empty dict when none); never raises."""
+    out: dict[str, Any] = _mutagen_tags(path)
+    if Path(path).suffix.lower() in _RIFF_SUFFIXES:
+        out = {**_riff_info(path), **out}  # ID3 wins where both name a field
     if "date" in out:
         m = re.match(r"(\d{4})", out.pop("date"))
         if m:
