@@ -193,3 +193,25 @@ def test_cli_bad_inputs_and_options_fail_before_work(toy_set, tmp_path):
     r = runner.invoke(app, ["train", "genre", "--labels", str(bad), "--out", str(tmp_path / "m3")])
     assert r.exit_code == 1 and "bad.csv" in " ".join(r.output.split()), r.output
 
+
+
+def test_api_mistakes_get_clear_errors(tmp_path):
+    """A notebook user's slips: a missing file is an AudioError like io.load's, a list is not a LabeledSet, a
+    filter on a column the CSV lacks names it, and a read-only library that does not exist is not a sqlite error."""
+    from audio_alchemy.io import AudioError
+    from audio_alchemy.library import Library
+    from audio_alchemy.models import Recognizer
+    from audio_alchemy.models.datasets import from_csv
+    from audio_alchemy.models.featurize import file_inputs
+    from audio_alchemy.models.recognizer import get_model
+
+    with pytest.raises(AudioError, match="nope.ogg"):
+        file_inputs(tmp_path / "nope.ogg", get_model("mfcc-logreg").spec)
+    with pytest.raises(TypeError, match="LabeledSet"):
+        Recognizer.train(["a.wav", "b.wav"], task="genre")
+    csv = tmp_path / "labels.csv"
+    csv.write_text("path,genre\na.wav,pop\nb.wav,rock\n")
+    with pytest.raises(ValueError, match="'artist' not found"):
+        from_csv(csv, task="genre", where={"artist": "X"})
+    with pytest.raises(FileNotFoundError, match="no library at"):
+        Library.open(tmp_path / "absent.sqlite", readonly=True)

@@ -48,6 +48,8 @@ def test_sound_alikes_unknown_track(tmp_path):
         sound_alikes(lib, 999)
     with pytest.raises(KeyError, match="no track matches"):
         sound_alikes(lib, "no such title")
+    with pytest.raises(ValueError, match="at least 1"):
+        sound_alikes(lib, "A0 - T0", n=-1)  # once all but the last, by slicing
 
 
 def test_library_recommender_content_and_filters(tmp_path):

@@ -169,7 +169,7 @@ class Library:
         library (a mistyped path). ``readonly``: never write (no migration, no journal files), which also works
         in a folder this user cannot write."""
         path = (Path(path) if path else config.default_db_path()).absolute()  # stored derived paths stay absolute
-        if not create and not path.exists():
+        if (readonly or not create) and not path.exists():  # read-only cannot create one either
             raise FileNotFoundError(f"no library at {path} (`alchemy import FOLDER` creates one)")
         if readonly:
             conn = _connect_readonly(path)

@@ -66,6 +66,8 @@ def from_csv(csv: str | Path, target: str | None = None, group_by: str | None = 
     if target not in df.columns:
         raise ValueError(f"{csv}: target column {target!r} not found; columns: {list(df.columns)}")
     for k, v in (where or {}).items():
+        if k not in df.columns:
+            raise ValueError(f"{csv}: filter column {k!r} not found; columns: {list(df.columns)}")
         df = df[df[k].astype(str) == str(v)]
     df = df.dropna(subset=[target]).reset_index(drop=True)
     if group_by == "auto":

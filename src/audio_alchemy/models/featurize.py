@@ -166,10 +166,13 @@ def file_inputs(path: str | Path, spec: FeatureSpec, use_cache: bool = True,
 
     Raises ``audio_alchemy.io.AudioError`` (naming the file) for unreadable audio.
     """
-    from ..io import load, require_signal
+    from ..io import NotAudioFile, load, require_signal
 
     p = Path(path)
-    st = p.stat()
+    try:
+        st = p.stat()
+    except OSError as exc:
+        raise NotAudioFile(p, exc.strerror or str(exc)) from None  # as io.load says it
     key = hashlib.sha1(f"{p.resolve()}|{st.st_size}|{st.st_mtime_ns}|{spec.key()}|{max_seconds}".encode()).hexdigest()
     cached = cache_dir() / f"{key}.npy"
     if use_cache and cached.exists():

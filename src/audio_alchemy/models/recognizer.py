@@ -160,7 +160,10 @@ class Recognizer:
     def train(cls, data: LabeledSet, task: str = "genre", model: str | None = None, seed: int = 0,
               use_cache: bool = True, on_error: Callable | None = None, progress: Callable | None = None
               ) -> Recognizer:
-        """Fit the named model (default per task) on every example of ``data``."""
+        """Fit the named model (default per task) on every example of ``data`` (a :class:`LabeledSet`)."""
+        if not hasattr(data, "paths") or not hasattr(data, "labels"):
+            raise TypeError(f"data must be a LabeledSet (from_csv, from_library or LabeledSet(paths, labels)), not "
+                            f"{type(data).__name__}")
         mdef = get_model(model or DEFAULT_MODELS.get(task, "musicnn-logreg"))
         t0 = time.perf_counter()
         mats, keep = extract(data, mdef.spec, use_cache=use_cache, on_error=on_error, progress=progress)

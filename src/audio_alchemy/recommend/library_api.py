@@ -132,6 +132,8 @@ def sound_alikes(lib, track: int | str, n: int = 10, feature_set: str | None = N
     (song/vocals/accompaniment) by default; an unknown track or one without features raises KeyError naming
     it. Audio alone: no tags, no listening data.
     """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
     if isinstance(track, int):
         me = lib.track(track)
         if me is None:
