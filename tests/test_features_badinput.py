@@ -131,3 +131,21 @@ def test_separator_and_recognizer_refuse_arrays_they_would_misread():
             sep.separate(bad, SR)
         with pytest.raises(ValueError, match=msg):
             Recognizer.predict_audio(None, bad, SR)
+
+
+def test_long_files_are_analysed_over_their_first_minutes_and_say_so(tmp_path):
+    """Memory grows with length (a 1-hour file once took 4 GB for seed, 11 GB for full): past ``max_seconds`` only
+    the start is analysed, ``analysed_seconds`` says how much, and ``duration`` stays the whole file's."""
+    import soundfile as sf
+
+    from audio_alchemy.features.sets import analyse_file
+
+    p = tmp_path / "long.wav"
+    sf.write(p, tone(seconds=6.0), SR)
+    for fs in ("seed", "full"):
+        feats, audio, _ = analyse_file(p, fs, max_seconds=4.0)
+        assert audio.duration == pytest.approx(4.0)
+        assert feats["analysed_seconds"] == pytest.approx(4.0) and feats["duration"] == pytest.approx(6.0)
+        short, _, _ = analyse_file(p, fs, max_seconds=10.0)
+        assert "analysed_seconds" not in short and short["duration"] == pytest.approx(6.0)
+    assert feats["duration_ms"] == 6000

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..jobs import SchedulerUnavailable
-from .common import (DbOption, SchedulerOption, WorkersOption, console, esc, exit_if_nothing_done, fail, interrupted,
+from .common import (DbOption, SchedulerOption, WorkersOption, console, err_console, esc, exit_if_nothing_done, fail, interrupted,
                      open_library, print_errors, print_json)
 
 
@@ -62,22 +62,17 @@ def features_cmd(
 
 
 def _one_file(file: Path, feature_set: str, images: bool, out: Path | None, track_type: int, as_json: bool) -> None:
-    from ..features.frontend import analyze
     from ..features.images import save_images
-    from ..features.sets import _json_safe, full_features, seed_features
-    from ..io import AudioError, load
+    from ..features.sets import MAX_ANALYSIS_SECONDS, analyse_file
+    from ..io import AudioError
 
     try:
-        audio = load(file)
+        feats, audio, fe = analyse_file(file, feature_set, track_type)
     except AudioError as exc:
         fail(str(exc))
-    if audio.samples.size == 0:
-        fail(f"{file}: no samples")
-    fe = analyze(audio.samples, audio.sr)
-    if feature_set == "seed":
-        feats = _json_safe(seed_features(fe, track_type))
-    else:
-        feats = full_features(fe, audio.samples, audio.sr, track_type)
+    if "analysed_seconds" in feats:
+        err_console.print(f"[yellow]note:[/yellow] {esc(str(file))} lasts {feats['duration'] / 60:.0f} min; analysed its "
+                          f"first {MAX_ANALYSIS_SECONDS / 60:.0f} min (memory grows with length)", highlight=False)
     if images:
         stem = out if out is not None else file.with_suffix("")
         try:
@@ -98,8 +93,10 @@ def compare_cmd(
     from ..features.compare import compare_arrays, plot as plot_cmp
     from ..io import AudioError, encode_mp3, load
 
+    from ..features.sets import MAX_ANALYSIS_SECONDS as most  # bounded memory: a long file's first 15 min
+
     try:
-        aa = load(a)
+        aa = load(a, duration=most)
         if b is None:
             import tempfile
 
@@ -109,7 +106,7 @@ def compare_cmd(
                 bb = load(p)
             label_b = f"MP3 {bitrate} kbit/s"
         else:
-            bb = load(b)
+            bb = load(b, duration=most)
             label_b = b.name
     except AudioError as exc:
         fail(str(exc))
@@ -123,8 +120,9 @@ def compare_cmd(
         return
     console.print(f"histogram similarity [bold]{c.histogram_similarity:.4f}[/bold] "
                   f"(cosine {c.cosine_similarity:.4f}), analysed at {c.sr} Hz")
-    console.print("per octave band, B - A (dB): " + ", ".join(
-        f"{k} Hz {v:+.2f}" for k, v in c.band_db_diff.items() if v is not None))
+    bands = [f"{k} Hz {v:+.2f}" for k, v in c.band_db_diff.items() if v is not None]
+    console.print("per octave band, B - A (dB): " + (", ".join(bands) or "none: no band has sound in both files "
+                                                      "(is one of them silent?)"))
     kept = f"none (B kept the compared band, up to {c.sr / 2:.0f} Hz: the lower file's Nyquist frequency)"
     console.print(f"cutoff: {'%.0f Hz' % c.cutoff_hz if c.cutoff_hz else kept}")
     if plot is not None:

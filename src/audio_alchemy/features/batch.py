@@ -42,23 +42,12 @@ def _limit_threads() -> None:
 def _compute_one(task: FeatureTask) -> tuple[dict[str, Any], dict[str, str]]:
     """Worker side: one decode, one front end, the feature set and (optionally) the mel images."""
     _limit_threads()
-    from ..io import load
-    from .frontend import analyze
     from .images import save_images
-    from .sets import full_features, seed_features, _json_safe
+    from .sets import analyse_file
 
     if task.problem is not None:
         raise task.problem
-    audio = load(task.path)
-    if audio.samples.size == 0:
-        from ..io import EmptyAudio
-
-        raise EmptyAudio(task.path, "no samples")
-    fe = analyze(audio.samples, audio.sr)
-    if task.feature_set == "seed":
-        feats = _json_safe(seed_features(fe, task.track_type))
-    else:
-        feats = full_features(fe, audio.samples, audio.sr, task.track_type)
+    feats, audio, fe = analyse_file(task.path, task.feature_set, task.track_type)
     arts = save_images(audio.samples, audio.sr, task.image_stem, fe=fe) if task.image_stem else {}
     return feats, arts
 

@@ -122,10 +122,12 @@ def compare_arrays(a: np.ndarray, sr_a: int, b: np.ndarray, sr_b: int) -> Compar
 
 
 def compare_files(path_a: str | Path, path_b: str | Path) -> Comparison:
-    """Decode both files (audio_alchemy.io.load) and :func:`compare_arrays`."""
+    """Decode both files (audio_alchemy.io.load; at most the first 15 minutes, for bounded memory) and
+    :func:`compare_arrays`."""
     from ..io import load
+    from .sets import MAX_ANALYSIS_SECONDS
 
-    a, b = load(path_a), load(path_b)
+    a, b = load(path_a, duration=MAX_ANALYSIS_SECONDS), load(path_b, duration=MAX_ANALYSIS_SECONDS)
     return compare_arrays(a.samples, a.sr, b.samples, b.sr)
 
 
