@@ -114,6 +114,20 @@ def test_pool_worker_exits_when_the_driver_is_killed(tmp_path):
     assert not left, "a pool worker outlived its killed driver by 10 s"
 
 
+def test_worker_whose_driver_died_during_start_up_exits_at_once():
+    """A worker told its driver's pid leaves at once when that driver is already gone (kill -9 during worker
+    start-up once left orphans: the worker took its new parent, init, for the driver)."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("from audio_alchemy.jobs.executors import _exit_with_parent; import time; "
+            "_exit_with_parent(2**22 + 12345); time.sleep(30)")  # no such process is our parent
+    t0 = time.time()
+    done = subprocess.run([sys.executable, "-c", code], timeout=20)
+    assert done.returncode == 0 and time.time() - t0 < 10
+
+
 def test_interrupted_batch_leaves_an_interrupted_job_row(tmp_path):
     """Ctrl-C mid-batch: the job row says interrupted, with what was committed and the files that were missing."""
     from audio_alchemy.library import Library

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import multiprocessing as mp
+import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
@@ -50,8 +51,8 @@ class InlineExecutor:
         pass
 
 
-def _init_worker() -> None:
-    """Workers ignore SIGINT: Ctrl-C is handled once, by the driver, which then stops the pool."""
+def _init_worker(driver: int) -> None:
+    """Workers ignore SIGINT: Ctrl-C is handled once, by the driver (pid ``driver``), which then stops the pool."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -60,7 +61,7 @@ def _init_worker() -> None:
     # one BLAS/OpenMP thread per worker: the pool itself is the parallelism
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    _exit_with_parent(os.getppid())
+    _exit_with_parent(driver)  # not getppid(): a driver killed while this worker started is already gone
 
 
 def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
@@ -69,6 +70,9 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
     import os
     import threading
     import time
+
+    if os.getppid() != parent:  # the driver died before this worker got here
+        os._exit(0)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -89,7 +93,8 @@ class ProcessPoolExecutor:
         """Nothing to do ahead: the pool's processes start with the first tasks."""
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"), initializer=_init_worker)
+        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                      initializer=_init_worker, initargs=(os.getpid(),))
 
     def map_unordered(self, fn, items, retries=1):
         """Submit a window of tasks; after a worker death, re-run the affected items one at a time.
