@@ -369,3 +369,31 @@ def test_wav_and_aiff_tags_are_imported(tmp_path, suffix):
         import_paths(lib, [tmp_path / "music"], workers=0, progress=False)
         got = {(t.artist, t.title, t.genre, t.year) for t in lib.tracks(0)}
     assert got == {("Björk", "Jóga", "Pop", 1997), ("Deceptacon", "Le Tigre", None, None)}
+
+
+def _open_at_once(path, barrier, results):
+    barrier.wait()
+    try:
+        with Library.open(path) as lib:
+            lib.tracks()
+        results.put("ok")
+    except Exception as exc:  # noqa: BLE001 - reported to the test
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_creating_one_new_library_at_once_all_succeed(tmp_path):
+    """Two commands creating a library at the same moment both read schema version 0; the second used to fail with
+    'table tracks already exists' (or 'database is locked')."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    got = []
+    for k in range(3):
+        barrier, results = ctx.Barrier(3), ctx.Queue()
+        procs = [ctx.Process(target=_open_at_once, args=(tmp_path / f"lib{k}.sqlite", barrier, results)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        got += [results.get(timeout=60) for _ in procs]
+        for p in procs:
+            p.join(timeout=60)
+    assert got == ["ok"] * 9, got

@@ -151,9 +151,20 @@ def check_readable(conn: sqlite3.Connection) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the migrations a database has not seen yet, each in one transaction; returns the version."""
+    """Apply the migrations a database has not seen yet, each in one transaction; returns the version.
+
+    Two processes opening a new library at once both see version 0: each step takes the write lock first
+    (``BEGIN IMMEDIATE``), so the second waits, then fails on tables that now exist; it rolls back and, finding
+    the version moved on, carries on from there instead of failing.
+    """
     version = _version(conn)
-    for i in range(version, SCHEMA_VERSION):
-        with conn:
-            conn.executescript("BEGIN;" + MIGRATIONS[i] + f"; PRAGMA user_version = {i + 1};")
-    return SCHEMA_VERSION
+    while version < SCHEMA_VERSION:
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE; {MIGRATIONS[version]}; PRAGMA user_version = {version + 1}; COMMIT;")
+        except sqlite3.OperationalError:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if _version(conn) <= version:  # nobody else migrated it: a real error
+                raise
+        version = _version(conn)
+    return version
