@@ -88,8 +88,16 @@ def esc(value: Any) -> str:
 
 
 def print_json(obj: Any) -> None:
-    """Machine-readable output on stdout (no colour, no wrapping)."""
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=str) + "\n")
+    """Machine-readable output on stdout (no colour, no wrapping), always valid UTF-8.
+
+    A non-UTF-8 file name is a str with lone surrogates (``os.fsdecode``); such a line is written with ``\\u``
+    escapes instead, which ``json.loads`` turns back into the same str (and ``os.fsencode`` into the bytes)."""
+    text = json.dumps(obj, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj, ensure_ascii=True, default=str)
+    sys.stdout.write(text + "\n")
 
 
 def print_errors(errors: list[str], shown: int = 10, mark: str = "[red]✗[/red]") -> None:
