@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,9 +43,15 @@ def test_run_separation_stores_triplicates_and_caches(lib):
         voc, acc = (load(lib.track_path(stems[t].id)) for t in (1, 2))
         assert voc.samples.shape == mix.samples.shape and voc.sr == mix.sr
         np.testing.assert_allclose(voc.samples + acc.samples, mix.samples, atol=2e-4)  # 16-bit FLAC stems
+    folder = Path(lib.track_path(stems[1].id)).parent
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (folder / f".part-{dead.pid}-abc.flac").write_bytes(b"half a stem")  # a writer killed by kill -9
+    (folder / f".part-{os.getpid()}-def.flac").write_bytes(b"being written")  # a live writer's
     s2 = batch.run_separation(lib, model="masknet", workers=0, progress=False)  # cached: nothing to do
     assert (s2.done, s2.skipped) == (0, 2)
     assert len(lib.tracks(track_type=1)) == 2
+    assert sorted(p.name for p in folder.glob(".part-*")) == [f".part-{os.getpid()}-def.flac"]
 
 
 def test_bad_file_is_recorded_and_the_batch_goes_on(lib, tmp_path):

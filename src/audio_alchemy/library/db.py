@@ -127,7 +127,7 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(base + "&immutable=1", uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
 
 
-def _alive(pid: int | None) -> bool:
+def process_alive(pid: int | None) -> bool:
     """Whether a process with this id still exists on this machine (None: unknown, treated as gone)."""
     if not pid:
         return False
@@ -525,7 +525,7 @@ class Library:
         if self.readonly:
             return
         for jid, pid in self.conn.execute("SELECT id, pid FROM jobs WHERE status = 'running'").fetchall():
-            if not _alive(pid):
+            if not process_alive(pid):
                 self.conn.execute("UPDATE jobs SET status = 'interrupted' WHERE id = ?", (jid,))
 
     def job_progress(self, job_id: int | None, done: int = 0, failed: int = 0) -> None:

@@ -87,7 +87,8 @@ def separate_file(sep: Separator, path: str | Path, out: dict[str, Path], window
 
     info = probe(path)
     sr, ch = info.sample_rate, info.channels
-    tmp = {s: Path(tempfile.mkstemp(dir=out[s].parent, prefix=".part-", suffix=".flac")[1]) for s in STEMS}
+    tmp = {s: Path(tempfile.mkstemp(dir=out[s].parent, prefix=f".part-{os.getpid()}-", suffix=".flac")[1])
+           for s in STEMS}  # the writer's pid in the name: remove_stale_parts knows whose it is
     written = 0
     energy = {"vocals": 0.0, "mix": 0.0}
     try:
@@ -163,6 +164,20 @@ def store_voice(lib, track_id: int, separator_id: str, vocal_db: float) -> None:
                            "vocals" if p >= 0.5 else "instrumental", {"vocals": p, "instrumental": 1.0 - p})
 
 
+def remove_stale_parts(folder: Path) -> int:
+    """Delete the half-written stems (``.part-<pid>-*.flac``) of writers that are gone (kill -9 leaves them);
+    a running writer's, in another process, are kept. Returns how many were removed."""
+    from ..library.db import process_alive
+
+    removed = 0
+    for p in Path(folder).glob(".part-*.flac"):
+        pid = p.name.split("-")[1]
+        if pid.isdigit() and not process_alive(int(pid)):
+            p.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def pending_tasks(lib, sep: Separator, model: str, model_dir: str | None = None, device: str = "auto",
                   workers: int = 1, track_ids: list[int] | None = None) -> tuple[list[SeparationTask], int, list[str]]:
     """Tasks for every song lacking a vocals or accompaniment stem by ``sep.id``; also the skip count and the
@@ -204,6 +219,7 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
     n_workers = jobs.default_workers() if workers is None else workers
     if hasattr(sep, "model_name") or n_workers <= 1:
         n_workers = 0  # Demucs: one in-process model on every core beats several processes competing for them
+    remove_stale_parts(lib.derived_dir("stems", _safe(sep.id)))  # what a kill -9 left half-written
     tasks, skipped, missing = pending_tasks(lib, sep, concrete, model_dir, device, max(n_workers, 1), track_ids)
     if len(tasks) <= 1:
         n_workers = 0
