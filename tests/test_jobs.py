@@ -128,6 +128,48 @@ def test_worker_whose_driver_died_during_start_up_exits_at_once():
     assert done.returncode == 0 and time.time() - t0 < 10
 
 
+STARTING_DRIVER = """
+import time
+import librosa, scipy.signal  # slow imports: each spawned worker spends a while starting up
+from audio_alchemy import jobs
+
+def slow(x):
+    time.sleep(5)
+    return x
+
+if __name__ == "__main__":
+    try:
+        jobs.run([1, 2, 3, 4], slow, lambda *a: None, workers=2, progress=False)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+"""
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"), reason="needs /proc children")
+def test_ctrl_c_while_workers_start_prints_no_worker_tracebacks(tmp_path):
+    """Ctrl-C reaches the whole process group; workers still importing used to die with KeyboardInterrupt
+    tracebacks on the terminal. They now start with SIGINT held, so only the driver reacts."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "driver.py"
+    script.write_text(STARTING_DRIVER)
+    for delay in (0.0, 0.1, 0.2, 0.4):
+        d = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True)
+        t0 = time.time()
+        while time.time() - t0 < 30 and len(open(f"/proc/{d.pid}/task/{d.pid}/children").read().split()) < 2:
+            time.sleep(0.005)
+        time.sleep(delay)
+        os.killpg(d.pid, signal.SIGINT)
+        out, err = d.communicate(timeout=60)
+        assert "interrupted" in out, (delay, out, err)
+        assert "Traceback" not in err, (delay, err)
+
+
 def test_interrupted_batch_leaves_an_interrupted_job_row(tmp_path):
     """Ctrl-C mid-batch: the job row says interrupted, with what was committed and the files that were missing."""
     from audio_alchemy.library import Library

@@ -10,6 +10,7 @@ import concurrent.futures as cf
 import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Protocol
 
@@ -56,6 +57,7 @@ def _init_worker(driver: int) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held since spawn (_sigint_held); now ignored
     import os
 
     # one BLAS/OpenMP thread per worker: the pool itself is the parallelism
@@ -82,6 +84,27 @@ def _exit_with_parent(parent: int, interval: float = 1.0) -> None:
     threading.Thread(target=watch, name="exit-with-driver", daemon=True).start()
 
 
+@contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Block SIGINT while pool workers may be spawned (CPython starts them inside ``submit``).
+
+    A child inherits the blocked mask, so a Ctrl-C while it is still importing cannot kill it with a
+    KeyboardInterrupt traceback; its initializer ignores SIGINT and unblocks it. The driver receives a Ctrl-C
+    pressed meanwhile when the block ends, as usual.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class ProcessPoolExecutor:
     """A local pool of ``workers`` processes (spawned, so state never leaks from the driver)."""
 
@@ -93,8 +116,9 @@ class ProcessPoolExecutor:
         """Nothing to do ahead: the pool's processes start with the first tasks."""
 
     def _new_pool(self) -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
-                                      initializer=_init_worker, initargs=(os.getpid(),))
+        with _sigint_held():
+            return cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=mp.get_context("spawn"),
+                                          initializer=_init_worker, initargs=(os.getpid(),))
 
     def map_unordered(self, fn, items, retries=1):
         """Submit a window of tasks; after a worker death, re-run the affected items one at a time.
@@ -115,7 +139,8 @@ class ProcessPoolExecutor:
                     if inflight:  # a suspect runs alone
                         break
                 pending.pop()
-                inflight[self._pool.submit(fn, item)] = (idx, item)
+                with _sigint_held():
+                    inflight[self._pool.submit(fn, item)] = (idx, item)
                 if idx in suspects:
                     break
             done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
