@@ -33,9 +33,23 @@ from audio_alchemy.web.server import free_port, make_config  # noqa: E402
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """uvicorn on 127.0.0.1 (a free port) in a thread, serving a 3-song sample library with true stems."""
+    db = make_sample_library(tmp_path_factory.mktemp("browserlib"), seconds=8.0, n_songs=3)
+    yield from _serve(db)
+
+
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory):
+    """A library of 1,203 songs without audio files (the list only needs their rows)."""
+    db = tmp_path_factory.mktemp("biglib") / "lib.sqlite"
+    with Library.open(db) as lib, lib.transaction():
+        for k in range(1203):
+            lib.add_track(f"hash{k:05d}", artist=f"Artist {k % 40}", title=f"Song {k:05d}")
+    yield from _serve(db)
+
+
+def _serve(db):
     import uvicorn
 
-    db = make_sample_library(tmp_path_factory.mktemp("browserlib"), seconds=8.0, n_songs=3)
     port = free_port()
     srv = uvicorn.Server(make_config(db, "127.0.0.1", port))
     th = threading.Thread(target=srv.run, daemon=True)
@@ -179,6 +193,54 @@ def test_rating_saved_in_page_is_in_database(page, server, tmp_path):
         mine = [r for r in lib.ratings(2) if r["user_id"] == "browser-tester"]
     assert len(mine) == 1 and mine[0]["scale"] == 3 and mine[0]["score"] == 2 and mine[0]["normalized"] == 0.5
     assert not page.errors, page.errors
+
+
+def test_quick_second_switch_keeps_the_position(page, server):
+    """Accompaniment, then vocals while the first stem still loads: the stale load used to restart the vocals at
+    0 and fire an uncaught play() rejection."""
+    base, _ = server
+    open_and_play(page, base, track=3)
+    page.wait_for_function("window.alchemy.position() > 1.5", timeout=15000)
+    before = page.evaluate(NOW)
+    page.evaluate("alchemy.setSource('accompaniment'); alchemy.setSource('vocals')")  # the second while the first loads
+    page.wait_for_function("window.alchemy.state.source === 'vocals' && !alchemy.engine.els.wav.paused "
+                           "&& alchemy.engine.els.wav.readyState >= 2", timeout=20000)
+    page.wait_for_timeout(1500)  # time for a stale load to seek and play, as it used to
+    after = page.evaluate(NOW)
+    assert_kept(before, after, "mix -> accompaniment -> vocals (quick)")
+    lag = before["p"] + (after["t"] - before["t"]) - after["p"]  # only the loading pause, not a restart at 0
+    assert lag < 1.0, f"the vocals restarted: {before} -> {after}"
+    assert not page.evaluate("alchemy.engine.els.wav.paused")
+    assert not page.errors, page.errors
+
+
+def test_track_list_works_from_the_keyboard(page, server):
+    base, _ = server
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    second = page.get_attribute("#tracks li:nth-child(2)", "data-id")
+    page.focus("#tracks li:nth-child(2) a.row")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"body[data-track='{second}']", timeout=15000)
+    assert not page.errors, page.errors
+
+
+def test_every_song_of_a_big_library_is_reachable(browser, big_server):
+    base, _ = big_server
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
+    page = ctx.new_page()
+    page.goto(base + "/")
+    page.wait_for_selector("body[data-ready='1']")
+    rows = lambda: page.eval_on_selector_all("#tracks li", "els => els.length")  # noqa: E731
+    assert rows() == 500 and "500 shown" in page.inner_text("#count")
+    page.click("#more")
+    page.wait_for_function("document.querySelectorAll('#tracks li').length === 1000")
+    page.click("#more")
+    page.wait_for_function("document.querySelectorAll('#tracks li').length === 1203")
+    assert page.is_hidden("#more") and "shown" not in page.inner_text("#count")
+    titles = page.eval_on_selector_all("#tracks li .t", "els => els.map(e => e.firstChild.textContent)")
+    assert titles == [f"Song {k:05d}" for k in range(1203)]  # sorted by title, no gaps, no repeats
+    ctx.close()
 
 
 def test_search_and_sort_in_page(page, server):

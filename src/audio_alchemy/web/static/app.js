@@ -105,8 +105,15 @@ const engine = {
     for (const f of ["wav", "mp3"]) this.gain[f].gain.setTargetAtTime(f === fmt ? 1 : 0, now, 0.01);
   },
 
-  // Load new sources into both elements and resume at `pos` (playing if it was playing).
+  // Load new sources into both elements and resume at `pos` (playing if it was playing). Only the latest load
+  // seeks and plays: one superseded by a quick second switch returns false. While a load is pending the
+  // elements' own position is 0, so `where()` gives the position and state that load is bringing back.
+  gen: 0,
+  target: null,
+  where() { return this.target || { pos: this.position(), resume: this.playing }; },
   async load(urls, pos = 0, resume = false) {
+    const gen = ++this.gen;
+    this.target = { pos, resume };
     const loaded = ["wav", "mp3"].map((f) => new Promise((resolve) => {
       const e = this.els[f];
       const done = () => { e.removeEventListener("loadedmetadata", done); e.removeEventListener("error", done); resolve(); };
@@ -116,10 +123,13 @@ const engine = {
       e.load();
     }));
     await Promise.all(loaded);
+    if (gen !== this.gen) return false;
+    this.target = null;
     const d = this.els.wav.duration;
     const t = isFinite(d) ? Math.min(pos, Math.max(0, d - 0.05)) : pos;
     this.seek(t);
-    if (resume) await this.play();
+    if (resume) await this.play().catch(() => {});  // a newer load may interrupt play(); it resumes itself
+    return true;
   },
 
   // Keep the follower within 60 ms of the leader (they are separate decoders).
@@ -272,11 +282,11 @@ function sourceUrls(source) {
 
 async function setSource(source) {
   if (!state.detail || !(source in state.detail.sources) || source === state.source) return;
-  const pos = engine.position(), resume = engine.playing;
+  const { pos, resume } = engine.where();
   state.source = source;
   markOn("sources", "source", source);
-  $("status").textContent = `loading ${source}…`;
-  await engine.load(sourceUrls(source), pos, resume);
+  $("status").textContent = `loading ${source}… (a stem's first play converts it, which can take seconds)`;
+  if (!(await engine.load(sourceUrls(source), pos, resume))) return;  // superseded by a later switch
   $("status").textContent = "";
   $("sg-what").textContent = `(${source}, ${state.format.toUpperCase()})`;
 }
@@ -312,21 +322,31 @@ async function recordPlay() {
 
 // ---------------------------------------------------------------------------------------------------
 // Library list
-async function loadList() {
-  const p = new URLSearchParams({ q: state.q, sort: state.sort, order: state.order, limit: "500" });
-  const res = await api(`/api/tracks?${p}`);
+const PAGE = 500;
+
+// The track list, a page at a time: `more` appends the next page (the "show more" button).
+async function loadList(more = false) {
   const ol = $("tracks");
-  ol.replaceChildren();
+  const offset = more ? ol.children.length : 0;
+  const p = new URLSearchParams({ q: state.q, sort: state.sort, order: state.order, limit: String(PAGE),
+    offset: String(offset) });
+  const res = await api(`/api/tracks?${p}`);
+  if (!more) ol.replaceChildren();
   for (const t of res.items) {
-    const li = el("li", { "data-id": String(t.id) },
-      el("span", { class: "t", text: t.title || `track ${t.id}` }),
+    const title = el("span", { class: "t", text: t.title || `track ${t.id}` });
+    for (const s of t.stems) title.append(el("span", { class: "badge", text: s === "vocals" ? "vox" : "acc" }));
+    // a link, so the list works from the keyboard (Tab, Enter) like the sound-alikes panel
+    const a = el("a", { href: `#/track/${t.id}`, class: "row" }, title,
       el("span", { class: "a", text: [t.artist, t.genre, t.duration ? fmtTime(t.duration) : null].filter(Boolean).join(" · ") }));
-    for (const s of t.stems) li.querySelector(".t").append(el("span", { class: "badge", text: s === "vocals" ? "vox" : "acc" }));
+    const li = el("li", { "data-id": String(t.id) }, a);
     if (t.id === state.trackId) li.classList.add("sel");
-    li.addEventListener("click", () => { location.hash = `#/track/${t.id}`; });
     ol.append(li);
   }
-  $("count").textContent = `${res.total} song${res.total === 1 ? "" : "s"}${state.q ? ` matching “${state.q}”` : ""}`;
+  const shown = ol.children.length;
+  $("count").textContent = `${res.total} song${res.total === 1 ? "" : "s"}${state.q ? ` matching “${state.q}”` : ""}` +
+    (shown < res.total ? ` (${shown} shown)` : "");
+  $("more").hidden = shown >= res.total;
+  $("more").textContent = `show ${Math.min(PAGE, res.total - shown)} more`;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -478,7 +498,7 @@ async function openTrack(id) {
   const playable = "wav" in d.audio;
   $("play").disabled = !playable;
   if (playable) {
-    const resume = engine.ctx !== null && engine.playing;
+    const resume = engine.ctx !== null && engine.where().resume;
     await engine.load(sourceUrls("mix"), 0, resume);
   } else {
     engine.pause();
@@ -509,6 +529,7 @@ async function main() {
     timer = setTimeout(() => { state.q = $("search").value.trim(); loadList(); }, 150);
   });
   $("sort").addEventListener("change", () => { state.sort = $("sort").value; loadList(); });
+  $("more").addEventListener("click", () => loadList(true));
   $("order").addEventListener("click", () => {
     state.order = state.order === "asc" ? "desc" : "asc";
     $("order").textContent = state.order === "asc" ? "▲" : "▼";
