@@ -310,3 +310,45 @@ def test_a_file_changed_since_import_is_not_served(tmp_path):
         assert c.get("/api/tracks/1/audio/original").status_code == 404
         files = c.get("/api/tracks/1").json()["files"]
         assert [f["state"] for f in files if f["role"] == "original"] == ["changed"]
+
+
+def test_many_requests_for_one_new_mp3_leave_other_routes_free(tmp_path):
+    """45 listeners ask for an MP3 that must first be made: one thread makes it while they wait on the event loop,
+    so a synchronous route still answers at once. (Each request used to hold one of the 40 pool threads waiting
+    on the file's lock, and every synchronous route queued behind the conversion.)"""
+    import threading
+    import time
+
+    import httpx
+
+    uvicorn = pytest.importorskip("uvicorn")
+    from audio_alchemy.web.server import free_port, make_config
+
+    db = make_sample_library(tmp_path, seconds=60.0, n_songs=1)
+    port = free_port()
+    srv = uvicorn.Server(make_config(db, "127.0.0.1", port))
+    threading.Thread(target=srv.run, daemon=True).start()
+    while not srv.started:
+        time.sleep(0.05)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        done: dict[int, tuple[int, float]] = {}
+
+        def listen(i: int) -> None:
+            r = httpx.get(f"{base}/api/tracks/1/audio/mp3", headers={"Range": "bytes=0-99"}, timeout=120)
+            done[i] = (r.status_code, time.monotonic())
+
+        listeners = [threading.Thread(target=listen, args=(i,)) for i in range(45)]
+        for t in listeners:
+            t.start()
+        time.sleep(0.5)
+        r = httpx.post(f"{base}/api/tracks/1/plays", json={"user_id": "ada"}, timeout=120)  # a synchronous route
+        answered = time.monotonic()
+        for t in listeners:
+            t.join(120)
+        assert r.status_code == 201
+        assert sorted(s for s, _ in done.values()) == [206] * 45
+        assert answered < min(t for _, t in done.values()), "the play was recorded only after the MP3 was made"
+        assert len(list((tmp_path / "derived" / "web" / "mp3").glob("*.mp3"))) == 1  # made once
+    finally:
+        srv.should_exit = True

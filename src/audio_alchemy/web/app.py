@@ -11,6 +11,7 @@ list read at start-up; request bodies are bounded; every response carries ``nosn
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 from contextlib import asynccontextmanager
@@ -379,6 +380,18 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
         except media.NotFound as exc:
             raise not_found(exc) from None
 
+    converting: dict[str, asyncio.Future] = {}
+
+    async def derive_once(key: str, make: Any) -> Any:
+        """One worker thread per conversion: every request for the same file awaits that one on the event loop.
+        (Each used to block a thread on the file's lock: 40 requests for one new MP3 stalled every other
+        synchronous route until it was made.)"""
+        fut = converting.get(key)
+        if fut is None:
+            fut = converting[key] = asyncio.ensure_future(run_in_threadpool(make))
+            fut.add_done_callback(lambda _: converting.pop(key, None))
+        return await asyncio.shield(fut)  # a client that leaves does not cancel the others' conversion
+
     @app.head("/api/tracks/{track_id}/audio/{variant}", include_in_schema=False)
     @app.get("/api/tracks/{track_id}/audio/{variant}",
              summary="Stream a track's audio (original, wav, mp3, vocals, accompaniment) with HTTP ranges")
@@ -388,8 +401,8 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
         try:
             try:
                 f = media.audio_file(lib_for(track_id), track_id, variant, derive=False)
-            except media.NeedsDerivation:
-                f = await run_in_threadpool(lambda: media.audio_file(libs.get(), track_id, variant))
+            except media.NeedsDerivation as need:
+                f = await derive_once(str(need), lambda: media.audio_file(libs.get(), track_id, variant))
         except media.NotFound as exc:
             raise not_found(exc) from None
         return file_response(request, f)
