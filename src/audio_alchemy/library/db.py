@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -127,6 +128,20 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(base + "&immutable=1", uri=True, timeout=60.0, isolation_level=None, check_same_thread=False)
 
 
+def _enable_wal(conn: sqlite3.Connection, wait: float = 60.0) -> None:
+    """``PRAGMA journal_mode = WAL``. While another process creates the same new library, SQLite answers this one
+    "database is locked" at once (its busy timeout does not apply here), so it is retried for up to ``wait`` s."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def process_alive(pid: int | None) -> bool:
     """Whether a process with this id still exists on this machine (None: unknown, treated as gone)."""
     if not pid:
@@ -182,7 +197,7 @@ class Library:
             if readonly:
                 check_readable(conn)
             else:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(conn)
                 conn.execute("PRAGMA synchronous = NORMAL")
                 migrate(conn)
         except BaseException:
