@@ -397,3 +397,25 @@ def test_processes_creating_one_new_library_at_once_all_succeed(tmp_path):
         for p in procs:
             p.join(timeout=60)
     assert got == ["ok"] * 9, got
+
+
+def test_error_rows_go_once_their_cause_is_gone(tmp_path, monkeypatch):
+    """A bad file deleted, a dead symlinked folder removed, a folder given by a relative path from elsewhere:
+    the next whole run over the folder leaves no stale or duplicate rows; a bad file still there keeps its row."""
+    root = tmp_path / "music"
+    io.save(root / "good.wav", music(1.0, 22050, seed=1), 22050)
+    (root / "broken.mp3").write_bytes(b"not audio at all" * 10)
+    (root / "still-broken.flac").write_bytes(b"nope" * 10)
+    (tmp_path / "elsewhere").mkdir()
+    os.symlink(tmp_path / "elsewhere", root / "linked")
+    monkeypatch.chdir(tmp_path)
+    with _lib(tmp_path) as lib:
+        import_paths(lib, ["music"], workers=0, progress=False)  # relative, as typed in a shell
+        before = {Path(e["item"]).name for e in lib.errors("import")}
+        assert before == {"broken.mp3", "still-broken.flac", "linked"}, before
+        assert all(os.path.isabs(e["item"]) for e in lib.errors("import"))
+        (root / "broken.mp3").unlink()
+        (root / "linked").unlink()
+        monkeypatch.chdir(root)
+        import_paths(lib, [".."], workers=0, progress=False)  # the same folder, from elsewhere
+        assert [Path(e["item"]).name for e in lib.errors("import")] == ["still-broken.flac"]

@@ -50,20 +50,20 @@ def scan(paths: Iterable[str | os.PathLike]) -> ScanResult:
         p = os.path.expanduser(os.fspath(p))  # "~/Music" from Python as from a shell
         if os.path.isdir(p):
             for root, dirs, names in os.walk(p, followlinks=False, onerror=lambda e: res.problems.append(
-                    (display_path(e.filename or p), "not_a_file", f"cannot list folder: {e.strerror}"))):
+                    (display_path(os.path.abspath(e.filename or p)), "not_a_file", f"cannot list folder: {e.strerror}"))):
                 dirs.sort()
                 for name in sorted(names):
                     full = os.path.join(root, name)
                     if Path(name).suffix.lower() in AUDIO_SUFFIXES:
                         add(full)
                 for d in dirs:  # a symlink to a folder is not followed by os.walk; report it if it is audio-named
-                    full = os.path.join(root, d)
+                    full = os.path.abspath(os.path.join(root, d))
                     if os.path.islink(full):
                         res.problems.append((display_path(full), "not_a_file", "symlinked folder not followed (avoids loops)"))
         elif os.path.lexists(p):
             add(p)
         else:
-            res.problems.append((display_path(p), "not_a_file", "no such file or directory"))
+            res.problems.append((display_path(os.path.abspath(p)), "not_a_file", "no such file or directory"))
     return res
 
 
@@ -210,8 +210,10 @@ def import_paths(
     # total: what this run works on (as for every job); files already imported are its skipped count
     job_id = lib.start_job(STAGE, {"paths": [display_path(p) for p in paths], "copy": copy},
                            total=len(todo) + len(scanned.problems))
+    failed: set[str] = set()  # error items of this run: every other row under the scanned paths is stale
     for p, kind, msg in scanned.problems:
         lib.record_error(STAGE, p, kind, f"{p}: {msg}", job_id)
+        failed.add(p)
         summary.failed += 1
         summary.errors.append(f"{p}: {msg}")
     copy_to = str(lib.home / "media") if copy else None
@@ -229,6 +231,7 @@ def import_paths(
         kind = getattr(exc, "kind", type(exc).__name__)
         msg = str(exc) if isinstance(exc, AudioError) else f"{item}: {type(exc).__name__}: {exc}"
         lib.fail_item(STAGE, item, kind, msg, job_id)
+        failed.add(item)
         summary.failed += 1
         summary.errors.append(" ".join(msg.split()))
 
@@ -239,4 +242,19 @@ def import_paths(
         status = res.status
     finally:
         lib.finish_job(job_id, status, summary.new_files, summary.failed, summary.unchanged)
+    if status == "done":
+        _clear_stale_errors(lib, paths, failed)
     return summary
+
+
+def _clear_stale_errors(lib: Library, paths: Sequence[str | os.PathLike], failed: set[str]) -> None:
+    """After a whole run over ``paths``, forget the import error rows under them that this run did not raise
+    again: the bad file was deleted or fixed, the folder became readable, the symlink went away. (Truncation
+    warnings stay: they describe a file that imported, and its re-import clears them.)"""
+    roots = [display_path(os.path.abspath(os.path.expanduser(os.fspath(p)))) for p in paths]
+    with lib.transaction():
+        for e in lib.errors(STAGE):
+            item = e["item"]
+            if e["stage"] == STAGE and e["kind"] != "truncated" and item not in failed and any(
+                    item == r or item.startswith(r.rstrip(os.sep) + os.sep) for r in roots):
+                lib.clear_error(STAGE, item)
