@@ -181,6 +181,8 @@ def test_db_option_never_creates_or_adopts_a_foreign_database(tmp_path, monkeypa
         r = runner.invoke(app, [*cmd, "--db", str(tmp_path / "typo" / "lib.sqlit")])
         assert r.exit_code == 1 and "no library at" in " ".join(r.output.split()), (cmd, r.output)
     assert not (tmp_path / "typo").exists()
+    r = runner.invoke(app, ["import", str(tmp_path / "Muisc"), "--db", str(tmp_path / "new" / "lib.sqlite")])
+    assert r.exit_code == 1 and "nothing to import" in r.output and not (tmp_path / "new").exists(), r.output
 
     io.save(tmp_path / "music" / "a.wav", music(2.0, 22050, seed=1), 22050)
     monkeypatch.chdir(tmp_path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +24,8 @@ def import_cmd(
     scheduler: SchedulerOption = "local",
 ) -> None:
     """Import audio files (wav, flac, mp3, ogg, opus, m4a, aiff): dedupe by content, read tags. Re-running resumes."""
+    if not any(os.path.lexists(os.path.expanduser(p)) for p in paths):  # a typo must not leave an empty library
+        fail(f"nothing to import: {', '.join(str(p) for p in paths)}: no such file or directory")
     with open_library(db) as lib:
         try:
             s = import_paths(lib, [str(p) for p in paths], copy=copy, workers=workers, scheduler=scheduler)
