@@ -223,7 +223,7 @@ def test_foreign_databases_mistyped_paths_and_stale_read_only_copies(tmp_path, m
         with sqlite3.connect(other) as c:
             c.execute("CREATE TABLE settings (k, v)")
             c.execute(f"PRAGMA user_version = {version}")
-        for cmd in (["ls"], ["import", str(tmp_path / "nothing")]):
+        for cmd in (["ls"], ["import", str(tmp_path)]):
             r = runner.invoke(app, [*cmd, "--db", str(other)])
             assert r.exit_code == 1 and "not an Audio Alchemy library" in " ".join(r.output.split()), (version, r.output)
 
