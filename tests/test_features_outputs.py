@@ -175,3 +175,21 @@ def test_warm_up_computes_each_set():
 
     for fs, images in (("seed", False), ("full", True)):
         warm_up(fs, images)  # raises if any stage fails on its synthetic clip
+
+
+def test_two_libraries_in_one_folder_keep_their_own_images(tmp_path):
+    """Both number their first track 1 and share <folder>/derived/images: B's images once replaced A's."""
+    from audio_alchemy.features.batch import run_features
+    from audio_alchemy.io import save
+    from audio_alchemy.library import Library, import_paths
+
+    arts = {}
+    for name, seed in (("a", 1), ("b", 2)):
+        save(tmp_path / f"music-{name}" / "song.wav", music(3.0, 22050, seed=seed), 22050)
+        with Library.open(tmp_path / f"{name}.sqlite") as lib:
+            import_paths(lib, [tmp_path / f"music-{name}"], workers=0, progress=False)
+            run_features(lib, "seed", images=True, workers=0, progress=False)
+            arts[name] = lib.artifacts(1)
+    assert arts["a"]["mel_grey_png"] != arts["b"]["mel_grey_png"]
+    a_png, b_png = (Path(arts[n]["mel_grey_png"]).read_bytes() for n in "ab")
+    assert a_png != b_png  # A's file still holds A's image

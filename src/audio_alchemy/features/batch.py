@@ -104,7 +104,8 @@ def pending_tasks(lib, feature_set: str = "seed", images: bool = False,
         if t.id in done and (not images or has_images):
             skipped += 1
             continue
-        stem = str(Path(img_dir) / f"{t.id}") if img_dir is not None else None
+        # id and content: two libraries sharing a folder (and so derived/images) never overwrite each other's
+        stem = str(Path(img_dir) / f"{t.id}-{''.join(c for c in t.content_hash if c.isalnum())[:16]}") if img_dir else None
         path = lib.track_path(t.id)
         if path is None:
             problem = lib.file_problem(t.id)
