@@ -230,17 +230,17 @@ def stream(
     """Yield consecutive float32 blocks ``(channels, <= block)`` at the file's own rate; memory stays bounded.
 
     ``offset``/``duration`` (seconds) select a window; libsndfile seeks exactly, PyAV seeks to the
-    nearest earlier packet and trims.
+    nearest earlier packet and trims. Non-finite samples (a float WAV can hold NaN/inf) become 0 / +-1, so every
+    reader (import's hash, features, separation) sees the same audio.
     """
     path = Path(path)
     info = info or probe(path)
     block = max(int(block_seconds * info.sample_rate), 1)
     start = max(int(round(offset * info.sample_rate)), 0)
     stop = None if duration is None else start + max(int(round(duration * info.sample_rate)), 0)
-    if info.backend == "soundfile":
-        yield from _blocks_sf(path, start, stop, block)
-    else:
-        yield from _blocks_av(path, info, start, stop, block)
+    blocks = _blocks_sf(path, start, stop, block) if info.backend == "soundfile" else _blocks_av(path, info, start, stop, block)
+    for x in blocks:
+        yield x if np.isfinite(x).all() else np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
 
 
 def load(
@@ -262,8 +262,6 @@ def load(
     x = np.concatenate(blocks, axis=1) if len(blocks) > 1 else blocks[0]
     if x.shape[1] == 0:
         raise EmptyAudio(path, "no audio samples decoded")
-    if not np.isfinite(x).all():
-        x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
     if mono:
         x = x.mean(axis=0, keepdims=True, dtype=np.float32)
     rate = info.sample_rate
