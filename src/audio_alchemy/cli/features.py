@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 
 from ..jobs import SchedulerUnavailable
-from .common import (DbOption, SchedulerOption, WorkersOption, console, err_console, esc, exit_if_nothing_done, fail, interrupted,
-                     open_library, print_errors, print_json)
+from .common import (DbOption, SchedulerOption, WorkersOption, console, err_console, esc, exit_if_nothing_done, fail,
+                     interrupted, open_library, print_errors, print_json)
 
 
 def features_cmd(
@@ -91,9 +91,8 @@ def compare_cmd(
 ) -> None:
     """Spectral similarity of two versions of a recording (the study's WAV-vs-MP3 check), per-band dB and cutoff."""
     from ..features.compare import compare_arrays, plot as plot_cmp
-    from ..io import AudioError, encode_mp3, load
-
     from ..features.sets import MAX_ANALYSIS_SECONDS as most  # bounded memory: a long file's first 15 min
+    from ..io import AudioError, encode_mp3, load
 
     try:
         aa = load(a, duration=most)

@@ -172,19 +172,25 @@ def extract(samples: np.ndarray, sr: int, feature_set: str = "seed", track_type:
             timings: dict | None = None) -> dict:
     """Compute a named feature set for ``samples`` ``(c, n)`` or ``(n,)`` float at rate ``sr``.
 
-    Raises ValueError for an unknown set, empty, integer or wrongly shaped input, or an implausible rate. ``timings`` (optional) gets seconds per stage.
+    Raises ValueError for an unknown set, empty, integer or wrongly shaped input, or an implausible rate.
+    ``timings`` (optional) gets seconds per stage.
     """
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; choose one of {FEATURE_SETS}")
     x = check_samples(samples)
     sr = check_rate(sr)
+    return _compute(x, sr, feature_set, track_type, timings)[0]
+
+
+def _compute(x: np.ndarray, sr: int, feature_set: str, track_type: int, timings: dict | None) -> tuple[dict, Frontend]:
+    """The set's features of checked samples, and the front end they came from (images reuse it)."""
     t0 = time.perf_counter()
     fe = analyze(x, sr)
     if timings is not None:
         timings["resample"] = timings.get("resample", 0.0) + time.perf_counter() - t0
     if feature_set == "seed":
-        return _json_safe(seed_features(fe, track_type, timings))
-    return full_features(fe, x, sr, track_type, timings)
+        return _json_safe(seed_features(fe, track_type, timings)), fe
+    return full_features(fe, x, sr, track_type, timings), fe
 
 
 MAX_ANALYSIS_SECONDS = 15 * 60.0  # analysis memory grows with length: ~75 MB (seed) / ~190 MB (full) per minute
@@ -198,21 +204,15 @@ def analyse_file(path, feature_set: str = "seed", track_type: int = 0, timings: 
     bounded (a 1-hour file once needed 4 GB for ``seed`` and 11 GB for ``full``); its features then say so:
     ``analysed_seconds`` is set and ``duration`` is still the whole file's. io errors propagate typed.
     """
-    from ..io import EmptyAudio, load, probe
+    from ..io import load, probe
 
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; choose one of {FEATURE_SETS}")
     t0 = time.perf_counter()
-    audio = load(path, duration=max_seconds)
-    if audio.samples.size == 0:
-        raise EmptyAudio(str(path), "no samples")
+    audio = load(path, duration=max_seconds)  # raises EmptyAudio when nothing decodes
     if timings is not None:
         timings["decode"] = timings.get("decode", 0.0) + time.perf_counter() - t0
-    fe = analyze(audio.samples, audio.sr)
-    if feature_set == "seed":
-        feats = _json_safe(seed_features(fe, track_type, timings))
-    else:
-        feats = full_features(fe, audio.samples, audio.sr, track_type, timings)
+    feats, fe = _compute(audio.samples, audio.sr, feature_set, track_type, timings)
     if max_seconds is not None and audio.duration >= max_seconds - 0.5:
         whole = probe(path).duration
         if whole > audio.duration + 0.5:
