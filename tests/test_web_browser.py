@@ -235,8 +235,9 @@ def test_every_song_of_a_big_library_is_reachable(browser, big_server):
     assert rows() == 500 and "500 shown" in page.inner_text("#count")
     page.click("#more")
     page.wait_for_function("document.querySelectorAll('#tracks li').length === 1000")
-    page.click("#more")
-    page.wait_for_function("document.querySelectorAll('#tracks li').length === 1203")
+    page.evaluate("document.getElementById('more').click(); document.getElementById('more').click()")  # a double click
+    page.wait_for_function("document.querySelectorAll('#tracks li').length >= 1203")
+    page.wait_for_timeout(500)
     assert page.is_hidden("#more") and "shown" not in page.inner_text("#count")
     titles = page.eval_on_selector_all("#tracks li .t", "els => els.map(e => e.firstChild.textContent)")
     assert titles == [f"Song {k:05d}" for k in range(1203)]  # sorted by title, no gaps, no repeats

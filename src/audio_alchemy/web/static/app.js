@@ -323,14 +323,27 @@ async function recordPlay() {
 // ---------------------------------------------------------------------------------------------------
 // Library list
 const PAGE = 500;
+const list = { gen: 0, busy: false };
 
-// The track list, a page at a time: `more` appends the next page (the "show more" button).
+// The track list, a page at a time: `more` appends the next page (the "show more" button). A new search or sort
+// supersedes any request in flight; a "more" while one is loading is ignored (a double click once fetched a
+// page twice).
 async function loadList(more = false) {
+  if (more && list.busy) return;
+  const gen = ++list.gen;
+  list.busy = true;
+  $("more").disabled = true;
   const ol = $("tracks");
   const offset = more ? ol.children.length : 0;
   const p = new URLSearchParams({ q: state.q, sort: state.sort, order: state.order, limit: String(PAGE),
     offset: String(offset) });
-  const res = await api(`/api/tracks?${p}`);
+  let res;
+  try {
+    res = await api(`/api/tracks?${p}`);
+  } finally {
+    if (gen === list.gen) { list.busy = false; $("more").disabled = false; }
+  }
+  if (gen !== list.gen) return;
   if (!more) ol.replaceChildren();
   for (const t of res.items) {
     const title = el("span", { class: "t", text: t.title || `track ${t.id}` });
@@ -552,7 +565,7 @@ async function main() {
   $("mel-kind").addEventListener("change", () => { $("mel").src = $("mel-kind").value; });
   engine.els.wav.addEventListener("ended", () => { recordPlay(); });
   document.addEventListener("keydown", (e) => {
-    if (e.target.tagName === "INPUT" || e.target.tagName === "SELECT") return;
+    if (["INPUT", "SELECT", "TEXTAREA", "BUTTON", "A"].includes(e.target.tagName)) return;  // Space is theirs
     if (e.code === "Space") { e.preventDefault(); togglePlay(); }
   });
   window.addEventListener("hashchange", route);
