@@ -106,7 +106,7 @@ def test_implausible_sample_rates_are_refused_before_any_work():
     from audio_alchemy.separate.base import SeparationError
 
     x = tone(seconds=0.5)
-    for bad in (1, True, 0, -22050, None, "22050", 22050.5, 10**7):
+    for bad in (1, True, 0, -22050, None, "22050", 22050.5, float("inf"), float("nan"), 10**7):
         with pytest.raises(ValueError, match="sample rate"):
             extract(x, bad)
         with pytest.raises(ValueError, match="sample rate"):
@@ -131,6 +131,8 @@ def test_separator_and_recognizer_refuse_arrays_they_would_misread():
             sep.separate(bad, SR)
         with pytest.raises(ValueError, match=msg):
             Recognizer.predict_audio(None, bad, SR)
+    ten = np.repeat(x[:1], 10, axis=0)  # a real 10-channel file (7.1.2, ambisonics) is not a mistake
+    assert sep.separate(ten, SR)["vocals"].shape == ten.shape
 
 
 def test_long_files_are_analysed_over_their_first_minutes_and_say_so(tmp_path):
@@ -149,3 +151,23 @@ def test_long_files_are_analysed_over_their_first_minutes_and_say_so(tmp_path):
         short, _, _ = analyse_file(p, fs, max_seconds=10.0)
         assert "analysed_seconds" not in short and short["duration"] == pytest.approx(6.0)
     assert feats["duration_ms"] == 6000
+
+
+def test_files_at_unusual_rates_are_analysed_and_absurd_ones_refused_by_name(tmp_path):
+    """800 Hz and 1 MHz files are real (infrasound, ultrasound) and still work; a header claiming 50 Hz is
+    refused as an AudioError naming the file, not a ValueError deep inside the resampler."""
+    import soundfile as sf
+
+    from audio_alchemy.features.sets import analyse_file
+    from audio_alchemy.io import AudioError, encode_mp3, load
+
+    for rate in (800, 1_000_000):
+        p = tmp_path / f"r{rate}.wav"
+        sf.write(p, 0.3 * np.sin(2 * np.pi * 50 * np.arange(3 * rate) / rate).astype(np.float32), rate)
+        feats, audio, _ = analyse_file(p, "seed")
+        assert feats["duration"] == pytest.approx(3.0, abs=0.01) and audio.sr == rate
+        assert encode_mp3(audio.samples, audio.sr)[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3")
+    bad = tmp_path / "r50.wav"
+    sf.write(bad, np.zeros(500, np.float32), 50)
+    with pytest.raises(AudioError, match="r50.wav.*50 Hz"):
+        load(bad)

@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 
 from .cstderr import captured_c_stderr, note_decoder_messages
-from .dsp import as_2d, resample, to_mono
+from .dsp import as_2d, check_rate, resample, to_mono
 from .errors import AudioError, CorruptAudio, EmptyAudio, NotAudioFile, SilentAudio, UnsupportedFormat
 
 AUDIO_SUFFIXES = frozenset(
@@ -145,7 +145,12 @@ def probe(path: str | Path) -> AudioInfo:
     """Read rate, channels, length and format without decoding. Raises a typed :class:`AudioError`."""
     path = Path(path)
     _check_file(path)
-    return _sf_info(path) or _av_info(path)
+    info = _sf_info(path) or _av_info(path)
+    try:
+        check_rate(info.sample_rate)
+    except ValueError as exc:  # a damaged or hostile header: resampling it could ask for gigabytes
+        raise UnsupportedFormat(path, str(exc)) from None
+    return info
 
 
 def _blocks_sf(path: Path, start: int, stop: int | None, block: int) -> Iterator[np.ndarray]:

@@ -1,7 +1,7 @@
 """The separator interface: audio array + rate in, named stems (vocals, accompaniment) out.
 
 Every backend implements :meth:`Separator._separate_stereo` on stereo audio at its own rate; the base class
-handles the contract around it: any channel count (mono is duplicated, the output has the input's channels),
+handles the contract around it: up to 64 channels (mono is duplicated, the output has the input's channels),
 any rate (resampled to the model rate and back), silence, very short input, and long input processed in
 overlapping chunks so working memory stays bounded.
 """
