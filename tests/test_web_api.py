@@ -243,7 +243,8 @@ def test_bodies_are_bounded(client):
 def test_plays_persist(client, db):
     assert client.post("/api/tracks/1/plays", json={"user_id": "ada", "seconds": 1.5}).status_code == 201
     assert client.post("/api/tracks/1/plays", json={"seconds": -1}).status_code == 422
-    assert client.post("/api/tracks/1/plays", json={"user_id": "  "}).status_code == 422  # as ratings refuse it
+    r = client.post("/api/tracks/1/plays", json={"user_id": "  "})  # as ratings refuse it
+    assert r.status_code == 422 and "must not be empty" in r.json()["detail"][0]["msg"]  # the usual 422 shape
     with Library.open(db) as lib:
         assert any(p["track_id"] == 1 and p["user_id"] == "ada" and p["seconds"] == 1.5 for p in lib.plays())
 

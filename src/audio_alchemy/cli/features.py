@@ -63,7 +63,7 @@ def features_cmd(
 
 def _one_file(file: Path, feature_set: str, images: bool, out: Path | None, track_type: int, as_json: bool) -> None:
     from ..features.images import save_images
-    from ..features.sets import MAX_ANALYSIS_SECONDS, analyse_file
+    from ..features.sets import analyse_file
     from ..io import AudioError
 
     try:
@@ -71,8 +71,7 @@ def _one_file(file: Path, feature_set: str, images: bool, out: Path | None, trac
     except AudioError as exc:
         fail(str(exc))
     if "analysed_seconds" in feats:
-        err_console.print(f"[yellow]note:[/yellow] {esc(str(file))} lasts {feats['duration'] / 60:.0f} min; analysed its "
-                          f"first {MAX_ANALYSIS_SECONDS / 60:.0f} min (memory grows with length)", highlight=False)
+        _note_cut(file, feats["duration"])
     if images:
         stem = out if out is not None else file.with_suffix("")
         try:
@@ -80,6 +79,16 @@ def _one_file(file: Path, feature_set: str, images: bool, out: Path | None, trac
         except OSError as exc:
             fail(f"cannot write the images {stem}.*: {exc.strerror or exc}")
     print_json(feats)  # single file: always JSON (--json accepted for symmetry)
+
+
+def _note_cut(file: Path, seconds: float) -> None:
+    from ..features.sets import MAX_ANALYSIS_SECONDS
+
+    def mmss(t: float) -> str:
+        return f"{int(t // 60)}:{int(t % 60):02d}"
+
+    err_console.print(f"[yellow]note:[/yellow] {esc(str(file))} lasts {mmss(seconds)}; only its first "
+                      f"{mmss(MAX_ANALYSIS_SECONDS)} are analysed (memory grows with length)", highlight=False)
 
 
 def compare_cmd(
@@ -92,7 +101,7 @@ def compare_cmd(
     """Spectral similarity of two versions of a recording (the study's WAV-vs-MP3 check), per-band dB and cutoff."""
     from ..features.compare import compare_arrays, plot as plot_cmp
     from ..features.sets import MAX_ANALYSIS_SECONDS as most  # bounded memory: a long file's first 15 min
-    from ..io import AudioError, encode_mp3, load
+    from ..io import AudioError, encode_mp3, load, probe
 
     try:
         aa = load(a, duration=most)
@@ -107,6 +116,9 @@ def compare_cmd(
         else:
             bb = load(b, duration=most)
             label_b = b.name
+        for path, x in ((a, aa), (b, bb)):
+            if path is not None and x.duration >= most - 0.05 and probe(path).duration > x.duration + 0.05:
+                _note_cut(path, probe(path).duration)
     except AudioError as exc:
         fail(str(exc))
     c = compare_arrays(aa.samples, aa.sr, bb.samples, bb.sr)

@@ -213,9 +213,9 @@ def analyse_file(path, feature_set: str = "seed", track_type: int = 0, timings: 
     if timings is not None:
         timings["decode"] = timings.get("decode", 0.0) + time.perf_counter() - t0
     feats, fe = _compute(audio.samples, audio.sr, feature_set, track_type, timings)
-    if max_seconds is not None and audio.duration >= max_seconds - 0.5:
+    if max_seconds is not None and audio.duration >= max_seconds - 0.05:
         whole = probe(path).duration
-        if whole > audio.duration + 0.5:
+        if whole > audio.duration + 0.05:
             feats["analysed_seconds"] = round(audio.duration, 3)
             feats["duration"] = round(whole, 3)
             if "duration_ms" in feats:

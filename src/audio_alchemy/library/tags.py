@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -42,14 +43,53 @@ def _mutagen_tags(path: str | Path) -> dict[str, str]:
     return out
 
 
-def _riff_info(path: str | Path) -> dict[str, str]:
-    """WAV LIST/INFO and AIFF text chunks (INAM, IART, ...) through libsndfile, which mutagen does not read."""
+_INFO_IDS = {b"INAM": "title", b"IART": "artist", b"IPRD": "album", b"IGNR": "genre", b"ICRD": "date"}
+
+
+def _text(raw: bytes) -> str:
+    """A tag's bytes as text: UTF-8, else Windows-1252 (what most WAV editors on Windows wrote), never U+FFFD."""
+    raw = raw.split(b"\0", 1)[0]
     try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace").strip()
+
+
+def _wav_info(path: str | Path, max_chunks: int = 1000) -> dict[str, str]:
+    """The LIST/INFO chunk of a RIFF WAV, read directly (libsndfile would decode non-UTF-8 text to U+FFFD)."""
+    out: dict[str, str] = {}
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return out
+        for _ in range(max_chunks):
+            hdr = f.read(8)
+            if len(hdr) < 8:
+                break
+            cid, size = hdr[:4], int.from_bytes(hdr[4:], "little")
+            if cid == b"LIST" and f.read(4) == b"INFO":
+                body = f.read(min(size - 4, 1 << 20))
+                i = 0
+                while i + 8 <= len(body):
+                    sid, n = body[i:i + 4], int.from_bytes(body[i + 4:i + 8], "little")
+                    if sid in _INFO_IDS and (text := _text(body[i + 8:i + 8 + n])):
+                        out[_INFO_IDS[sid]] = text
+                    i += 8 + n + (n & 1)
+                break
+            f.seek(size + (size & 1) - (4 if cid == b"LIST" else 0), os.SEEK_CUR)
+    return out
+
+
+def _riff_info(path: str | Path) -> dict[str, str]:
+    """WAV LIST/INFO and AIFF text chunks (INAM, IART, NAME, AUTH, ...), which mutagen does not read."""
+    try:
+        if Path(path).suffix.lower() in (".wav", ".wave"):
+            return _wav_info(path)
         import soundfile as sf
 
         with sf.SoundFile(str(path)) as f:
             got = {"title": f.title, "artist": f.artist, "album": f.album, "genre": f.genre, "date": f.date}
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - tags are optional
         return {}
     return {k: v.strip() for k, v in got.items() if v and v.strip()}
 

@@ -549,15 +549,18 @@ def hub_unreachable(timeout: float = 5.0) -> str | None:
     """Why the Hugging Face hub cannot be reached, or None when a TCP connection to it opens.
 
     One quick probe, so that an offline machine gets the offline paragraph at once instead of after
-    ``huggingface_hub``'s ~30 s of retries. Skipped (None) when a proxy is configured: only the proxy knows.
+    ``huggingface_hub``'s ~30 s of retries. Skipped (None) when a proxy serves the hub (``no_proxy`` honoured):
+    only the proxy knows.
     """
     import socket
+    import urllib.request
     from urllib.parse import urlsplit
 
-    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")):
-        return None
     url = urlsplit(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
     host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    proxies = urllib.request.getproxies()
+    if (proxies.get(url.scheme) or proxies.get("all")) and not urllib.request.proxy_bypass(host):
+        return None
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as exc:

@@ -426,7 +426,7 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
         try:
             norm = lib.add_rating(track_id, rating.user_id, rating.scale, rating.score)
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise _invalid_body(exc) from None
         return {"track_id": track_id, "user_id": rating.user_id, "scale": rating.scale, "score": rating.score,
                 "normalized": norm}
 
@@ -436,7 +436,7 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
         try:
             lib.add_play(track_id, play.user_id, play.seconds)
         except ValueError as exc:
-            raise HTTPException(422, str(exc)) from None
+            raise _invalid_body(exc) from None
         return {"track_id": track_id, "user_id": play.user_id, "seconds": play.seconds}
 
     @app.get("/api/tracks/{track_id}/similar", summary="Sound-alikes of a track (when the recommend layer is installed)")
@@ -463,6 +463,11 @@ def create_app(db_path: str | os.PathLike | None = None, allowed_hosts: list[str
     if allowed_hosts:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     return app
+
+
+def _invalid_body(exc: ValueError) -> HTTPException:
+    """A 422 shaped like the validation errors (a list of ``{type, loc, msg}``), for checks the library makes."""
+    return HTTPException(422, [{"type": "value_error", "loc": ["body"], "msg": str(exc)}])
 
 
 def _call(fn: Any, lib: Library, key: Any, k: int) -> dict[str, Any]:

@@ -33,6 +33,8 @@ async function api(path, opts = {}) {
   if (!r.ok) {
     let msg = r.statusText;
     try { msg = (await r.json()).detail || msg; } catch (_) { /* not JSON */ }
+    // a 422 lists its problems as [{loc, msg}]: show the messages, not the JSON
+    if (Array.isArray(msg)) msg = msg.map((e) => e.msg || JSON.stringify(e)).join("; ");
     const err = new Error(typeof msg === "string" ? msg : JSON.stringify(msg));
     err.status = r.status;
     throw err;
