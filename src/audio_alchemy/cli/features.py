@@ -101,7 +101,8 @@ def compare_cmd(
     """Spectral similarity of two versions of a recording (the study's WAV-vs-MP3 check), per-band dB and cutoff."""
     from ..features.compare import compare_arrays, plot as plot_cmp
     from ..features.sets import MAX_ANALYSIS_SECONDS as most  # bounded memory: a long file's first 15 min
-    from ..io import AudioError, encode_mp3, load, probe
+    from ..features.sets import whole_duration_if_cut
+    from ..io import AudioError, encode_mp3, load
 
     try:
         aa = load(a, duration=most)
@@ -117,8 +118,8 @@ def compare_cmd(
             bb = load(b, duration=most)
             label_b = b.name
         for path, x in ((a, aa), (b, bb)):
-            if path is not None and x.duration >= most - 0.05 and probe(path).duration > x.duration + 0.05:
-                _note_cut(path, probe(path).duration)
+            if path is not None and (whole := whole_duration_if_cut(path, x, most)) is not None:
+                _note_cut(path, whole)
     except AudioError as exc:
         fail(str(exc))
     c = compare_arrays(aa.samples, aa.sr, bb.samples, bb.sr)

@@ -104,8 +104,8 @@ def pending_tasks(lib, feature_set: str = "seed", images: bool = False,
         if t.id in done and (not images or has_images):
             skipped += 1
             continue
-        # id and content: two libraries sharing a folder (and so derived/images) never overwrite each other's
-        stem = str(Path(img_dir) / f"{t.id}-{''.join(c for c in t.content_hash if c.isalnum())[:16]}") if img_dir else None
+        # id and content, as stems are named: two libraries sharing a folder never overwrite each other's images
+        stem = str(Path(img_dir) / f"{t.id}-{t.content_hash[:16]}") if img_dir else None
         path = lib.track_path(t.id)
         if path is None:
             problem = lib.file_problem(t.id)

@@ -70,11 +70,6 @@ def frame_magnitudes(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.nd
     return np.abs(scipy.fft.rfft(frames * w, axis=1, workers=1))
 
 
-def long_term_spectrum(y: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
-    """Mean magnitude spectrum ``(n_fft // 2 + 1,)`` over centred Hann frames."""
-    return frame_magnitudes(y, n_fft, hop).mean(axis=0)
-
-
 def _smooth(x: np.ndarray, width: int = 9) -> np.ndarray:
     k = np.ones(width) / width
     return np.convolve(x, k, mode="same")
@@ -88,6 +83,7 @@ def compare_arrays(a: np.ndarray, sr_a: int, b: np.ndarray, sr_b: int) -> Compar
     Ma, Mb = frame_magnitudes(ya), frame_magnitudes(yb)
     A, B = Ma.mean(axis=0), Mb.mean(axis=0)
     Pa, Pb = (Ma.astype(np.float64) ** 2).sum(axis=0), (Mb.astype(np.float64) ** 2).sum(axis=0)  # energy per bin
+    quiet = 1e-12 * max(float(Pa.sum()), float(Pb.sum()))  # 120 dB below the louder signal: nothing to compare
     freqs = np.arange(len(A)) * sr / N_FFT
     pa = A / A.sum() if A.sum() > 0 else A
     pb = B / B.sum() if B.sum() > 0 else B
@@ -105,7 +101,6 @@ def compare_arrays(a: np.ndarray, sr_a: int, b: np.ndarray, sr_b: int) -> Compar
             bands[f"{fc:g}"] = None
             continue
         ea, eb = float(Pa[m].sum()), float(Pb[m].sum())
-        quiet = 1e-12 * max(float(Pa.sum()), float(Pb.sum()))  # 120 dB below the louder signal: nothing to compare
         bands[f"{fc:g}"] = round(float(10 * np.log10(eb / ea)), 3) if ea > quiet and eb > quiet else None
     da = 20 * np.log10(_smooth(A) + eps)
     db = 20 * np.log10(_smooth(B) + eps)

@@ -204,7 +204,7 @@ def analyse_file(path, feature_set: str = "seed", track_type: int = 0, timings: 
     bounded (a 1-hour file once needed 4 GB for ``seed`` and 11 GB for ``full``); its features then say so:
     ``analysed_seconds`` is set and ``duration`` is still the whole file's. io errors propagate typed.
     """
-    from ..io import load, probe
+    from ..io import load
 
     if feature_set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {feature_set!r}; choose one of {FEATURE_SETS}")
@@ -213,14 +213,23 @@ def analyse_file(path, feature_set: str = "seed", track_type: int = 0, timings: 
     if timings is not None:
         timings["decode"] = timings.get("decode", 0.0) + time.perf_counter() - t0
     feats, fe = _compute(audio.samples, audio.sr, feature_set, track_type, timings)
-    if max_seconds is not None and audio.duration >= max_seconds - 0.05:
-        whole = probe(path).duration
-        if whole > audio.duration + 0.05:
-            feats["analysed_seconds"] = round(audio.duration, 3)
-            feats["duration"] = round(whole, 3)
-            if "duration_ms" in feats:
-                feats["duration_ms"] = int(round(whole * 1000))
+    if (whole := whole_duration_if_cut(path, audio, max_seconds)) is not None:
+        feats["analysed_seconds"] = round(audio.duration, 3)
+        feats["duration"] = round(whole, 3)
+        if "duration_ms" in feats:
+            feats["duration_ms"] = int(round(whole * 1000))
     return feats, audio, fe
+
+
+def whole_duration_if_cut(path, audio, max_seconds: float | None) -> float | None:
+    """The whole file's duration when ``audio``, decoded from ``path`` with ``duration=max_seconds``, holds only its
+    start; None when it holds all of it."""
+    from ..io import probe
+
+    if max_seconds is None or audio.duration < max_seconds - 0.05:
+        return None
+    whole = probe(path).duration
+    return whole if whole > audio.duration + 0.05 else None
 
 
 def extract_file(path, feature_set: str = "seed", track_type: int = 0, timings: dict | None = None,

@@ -12,7 +12,6 @@ from .errors import (AudioError, ChangedFile, CorruptAudio, EmptyAudio, MissingF
 
 __all__ = [
     "AUDIO_SUFFIXES", "Audio", "AudioInfo", "AudioError", "ChangedFile", "CorruptAudio", "EmptyAudio", "MissingFile",
-    "NotAudioFile", "SilentAudio", "require_signal",
-    "UnsupportedFormat", "as_2d", "check_rate", "check_samples", "encode_mp3", "load", "probe", "resample", "save", "stream", "to_channels",
-    "to_mono",
+    "NotAudioFile", "SilentAudio", "UnsupportedFormat", "as_2d", "check_rate", "check_samples", "encode_mp3", "load",
+    "probe", "require_signal", "resample", "save", "stream", "to_channels", "to_mono",
 ]

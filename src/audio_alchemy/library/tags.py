@@ -47,7 +47,7 @@ _INFO_IDS = {b"INAM": "title", b"IART": "artist", b"IPRD": "album", b"IGNR": "ge
 
 
 def _text(raw: bytes) -> str:
-    """A tag's bytes as text: UTF-8, else Windows-1252 (what most WAV editors on Windows wrote), never U+FFFD."""
+    """A tag's bytes as text: UTF-8, else Windows-1252 (what most WAV editors on Windows wrote)."""
     raw = raw.split(b"\0", 1)[0]
     try:
         return raw.decode("utf-8").strip()

@@ -261,4 +261,3 @@ def load_model(path: str | Path, model_dir: str | Path | None = None, separate: 
     if wl.is_language_model_dir(path):
         return wl.WhisperRecognizer.load(path, model_dir=model_dir, separate=separate)
     return Recognizer.load(path)
-

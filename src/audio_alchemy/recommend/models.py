@@ -554,8 +554,9 @@ class Hybrid(Model):
     def main_reason(self, users, item, X=None) -> str:
         """The reason of the component contributing most to ``item``'s score for one user, among the components
         with evidence for it (a raw score above zero); none has any: :attr:`WEAK_REASON`."""
-        raw = [c.score([users], X)[0, item] for c in self.components]
-        contrib = [w * z[0, item] for w, z in zip(self.weights, self.component_scores([users], X))]
+        rows = [c.score([users], X) for c in self.components]  # once each: standardised below as score() does
+        raw = [r[0, item] for r in rows]
+        contrib = [w * standardize_rows(r)[0, item] for w, r in zip(self.weights, rows)]
         backed = [k for k in range(len(raw)) if raw[k] > 0 and self.weights[k] > 0]
         if not backed:
             return self.WEAK_REASON

@@ -133,12 +133,14 @@ class Recommender:
             allowed = ok
         return allowed, boosted
 
-    def _explain(self, u: int | None, j: int, base: str, history: sp.csr_matrix | None, filters: Filters | None) -> str:
+    def _explain(self, u: int | None, j: int, base: str, history: sp.csr_matrix | None, filters: Filters | None,
+                 model_score: float | None = None) -> str:
+        """Why item ``j`` is recommended; ``model_score`` is the model's own score for it (before filters)."""
         parts = []
         model = self.model
         if u is not None and isinstance(model, Hybrid):
             base = model.main_reason(u, j)
-        elif u is not None and history is not None and model.score([u])[0, j] <= 0:
+        elif u is not None and history is not None and model_score is not None and model_score <= 0:
             base = Hybrid.WEAK_REASON  # the model has no evidence for it: it only fills the list
         if history is not None and history.nnz and model.item_based and base != Hybrid.WEAK_REASON:
             try:
@@ -173,6 +175,7 @@ class Recommender:
         note = None
         n_items = self.data.matrix.shape[1]
         history = None
+        model_scores = None  # the model's own scores, kept for the explanations
         if u is None:
             scores = self.popularity.score([0])[0].astype(np.float64)
             note = (f"user {user!r} has liked nothing yet (every rating at or below the middle of its scale): showing "
@@ -187,7 +190,8 @@ class Recommender:
                 base = self.popularity.reason
                 history = None
             else:
-                scores = np.asarray(self.model.score([u]), dtype=np.float64)[0]
+                model_scores = np.asarray(self.model.score([u]), dtype=np.float64)[0]
+                scores = model_scores
                 base = self.model.reason
         allowed, boosted = self._mask(filters, n_items)
         if boosted.any():
@@ -211,7 +215,8 @@ class Recommender:
             if history is None and self.popularity.pop[j] <= 0:
                 reason = "not played by anyone yet"
             else:
-                reason = self._explain(u, int(j), base, history, filters)
+                reason = self._explain(u, int(j), base, history, filters,
+                                       None if model_scores is None else float(model_scores[j]))
             out.append(Recommendation(item, float(scores[j]), reason, self.label(item)))
         if not out and out.note is None and filters is not None and filters.active():
             out.note = "no item matches the filters"

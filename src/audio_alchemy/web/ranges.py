@@ -10,13 +10,16 @@ from dataclasses import dataclass
 
 _SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 _HUGE = 10**18  # past any file; a longer digit string is read as this (int() refuses over 4300 digits)
+MAX_RANGES = 16
 
 
-def _int(digits: str) -> int:
-    """A byte position from its digits, capped at ``_HUGE`` without parsing absurdly long strings."""
+def _int(digits: str) -> int | None:
+    """A byte position from its digits (None when absent), capped at ``_HUGE`` without parsing absurdly long
+    strings."""
+    if not digits:
+        return None
     digits = digits.lstrip("0") or "0"
     return int(digits) if len(digits) <= 18 else _HUGE
-MAX_RANGES = 16
 
 
 class RangeNotSatisfiable(ValueError):
@@ -56,27 +59,25 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     parts = spec.split(",")
     if len(parts) > MAX_RANGES:
         return None
-    parsed: list[tuple[str, str]] = []
+    parsed: list[tuple[int | None, int | None]] = []
     for part in parts:
         m = _SPEC.match(part)
         if not m or (not m.group(1) and not m.group(2)):
             return None  # junk: ignore the whole header
-        first, last = m.group(1), m.group(2)
-        if first and last and _int(last) < _int(first):
+        first, last = _int(m.group(1)), _int(m.group(2))
+        if first is not None and last is not None and last < first:
             return None  # invalid range-spec: ignore
         parsed.append((first, last))
     satisfiable: list[ByteRange] = []
     for first, last in parsed:
-        if first:
-            start = _int(first)
-            if start >= size:
+        if first is not None:
+            if first >= size:
                 continue
-            end = min(_int(last), size - 1) if last else size - 1
-        else:
-            n = _int(last)
-            if n == 0 or size == 0:
+            start, end = first, min(last, size - 1) if last is not None else size - 1
+        else:  # a suffix: the last ``last`` bytes
+            if last == 0 or size == 0:
                 continue
-            start, end = max(0, size - n), size - 1
+            start, end = max(0, size - last), size - 1
         satisfiable.append(ByteRange(start, end, size))
     if not satisfiable:
         raise RangeNotSatisfiable(f"no satisfiable range in {header!r} for {size} bytes")

@@ -325,15 +325,14 @@ async function recordPlay() {
 // ---------------------------------------------------------------------------------------------------
 // Library list
 const PAGE = 500;
-const list = { gen: 0, busy: false };
+const list = { gen: 0 };
 
 // The track list, a page at a time: `more` appends the next page (the "show more" button). A new search or sort
-// supersedes any request in flight; a "more" while one is loading is ignored (a double click once fetched a
+// supersedes any request in flight; the button stays disabled while a page loads (a double click once fetched a
 // page twice).
 async function loadList(more = false) {
-  if (more && list.busy) return;
+  if (more && $("more").disabled) return;
   const gen = ++list.gen;
-  list.busy = true;
   $("more").disabled = true;
   const ol = $("tracks");
   const offset = more ? ol.children.length : 0;
@@ -343,7 +342,7 @@ async function loadList(more = false) {
   try {
     res = await api(`/api/tracks?${p}`);
   } finally {
-    if (gen === list.gen) { list.busy = false; $("more").disabled = false; }
+    if (gen === list.gen) $("more").disabled = false;
   }
   if (gen !== list.gen) return;
   if (!more) ol.replaceChildren();
