@@ -107,3 +107,55 @@ def test_web_and_reader_process_during_batch_import(tmp_path):
         assert lib.integrity_ok()
         assert lib.count_tracks(0) > 0
     print(f"\nweb requests during the import: {len(results['status'])}, reader-process passes: {rd['reads']}, failures: 0")
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time, os
+    from pathlib import Path
+    from audio_alchemy.library.run_lock import exclusive_run
+    with exclusive_run(Path(sys.argv[1]), sys.argv[2]):
+        Path(sys.argv[3]).touch()
+        time.sleep(120)
+""")
+
+
+def _hold(db, stage, tmp_path):
+    ready = tmp_path / f"ready-{stage.replace(':', '-')}"
+    p = subprocess.Popen([sys.executable, "-c", HOLDER, str(db), stage, str(ready)])
+    for _ in range(600):
+        if ready.exists():
+            return p
+        time.sleep(0.05)
+    p.kill()
+    pytest.fail("the lock holder did not start")
+
+
+@pytest.mark.timeout(180)
+def test_a_second_run_of_a_stage_is_refused_and_a_killed_holder_frees_it(tmp_path):
+    """Two `features` runs on one library would compute the same tracks twice: the second is refused at once,
+    naming the holder's pid; once the holder is killed (-9) the stage runs (the kernel dropped the lock)."""
+    from typer.testing import CliRunner
+
+    from audio_alchemy.cli.main import app
+    from audio_alchemy.features import VERSION
+    from audio_alchemy.features.batch import run_features
+    from audio_alchemy.library import RunInProgress
+
+    write_sources(tmp_path / "music", 2, seed=3)
+    db = tmp_path / "lib.sqlite"
+    with Library.open(db) as lib:
+        import_paths(lib, [tmp_path / "music"], workers=0, progress=False)
+    holder = _hold(db, "features:seed", tmp_path)
+    try:
+        with Library.open(db) as lib:
+            with pytest.raises(RunInProgress, match=rf"another 'features:seed' run .* \(pid {holder.pid}\)"):
+                run_features(lib, "seed", workers=0, progress=False)
+            assert lib.tracks_with_features("seed", VERSION) == set()
+            assert run_features(lib, "full", workers=0, progress=False).done == 2  # another set is another stage
+        res = CliRunner().invoke(app, ["features", "--db", str(db), "--workers", "0"])
+        assert res.exit_code == 1 and f"pid {holder.pid}" in res.output, res.output
+    finally:
+        holder.kill()
+        holder.wait()
+    with Library.open(db) as lib:
+        assert run_features(lib, "seed", workers=0, progress=False).done == 2

@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from ..config import default_db_path
 from ..io.errors import error_line  # noqa: F401 - re-exported for the command modules
-from ..library import Library
+from ..library import Library, RunInProgress
 
 console = Console()
 err_console = Console(stderr=True)
@@ -56,6 +56,8 @@ def open_library(db: Path | None, create: bool = True, write: bool = True) -> It
         fail(f"cannot open library {path}: {_why(path, exc)}")
     try:
         yield lib
+    except RunInProgress as exc:
+        fail(str(exc))
     finally:
         lib.close()
 

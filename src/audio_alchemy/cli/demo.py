@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .common import WorkersOption, console, err_console, interrupted
+from ..library import RunInProgress
+from .common import WorkersOption, console, err_console, fail, interrupted
 
 
 def demo_cmd(
@@ -27,6 +28,8 @@ def demo_cmd(
         res = run_demo(db, workers=workers, log=lambda m: err_console.print(m, highlight=False))
     except KeyboardInterrupt:
         interrupted()
+    except RunInProgress as exc:  # another demo (or import) is running on this library
+        fail(str(exc))
     table = Table("stage", "status", "time", "detail", title=f"Audio Alchemy demo — {res.db_path}")
     colour = {"done": "green", "skipped": "yellow", "failed": "red"}
     for s in res.stages:

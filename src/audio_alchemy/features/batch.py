@@ -122,12 +122,20 @@ def run_features(lib, feature_set: str = "seed", images: bool = False, workers: 
     ``out="parquet://DIR"`` writes the results (features and per-file errors) to a Parquet dataset instead of the
     database; ``alchemy import-results DIR`` merges them later. A re-run skips tracks already in ``DIR``.
     """
-    from .. import jobs
-    from ..jobs.parquet_sink import parse_out, run_to_parquet
+    from ..jobs.parquet_sink import parse_out
 
     to_parquet = parse_out(out) is not None  # a bad --out fails here, before any work
-    tasks, skipped = pending_tasks(lib, feature_set, images, force)
     stage = f"features:{feature_set}"
+    with lib.exclusive(stage):  # a second run of this set on this library would redo the same tracks
+        return _run_features(lib, stage, feature_set, images, workers, scheduler, progress, force, out, to_parquet)
+
+
+def _run_features(lib, stage: str, feature_set: str, images: bool, workers: int | None, scheduler: str | None,
+                  progress: bool, force: bool, out: str | None, to_parquet: bool):
+    from .. import jobs
+    from ..jobs.parquet_sink import run_to_parquet
+
+    tasks, skipped = pending_tasks(lib, feature_set, images, force)
     if _parallel_processes(tasks, workers, scheduler):
         warm_up(feature_set, images)
     if to_parquet:

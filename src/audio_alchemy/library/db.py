@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from .. import config
 from ..io.errors import AudioError, ChangedFile, MissingFile
+from .run_lock import exclusive_run
 from .schema import check_readable, migrate
 
 TRACK_TYPES = {0: "full", 1: "vocals", 2: "accompaniment"}
@@ -218,6 +219,11 @@ class Library:
     def home(self) -> Path:
         """The folder beside the database where derived files (stems, images, copies) are kept."""
         return self.path.parent
+
+    def exclusive(self, stage: str):
+        """Context manager: this process is the only one running ``stage`` on this library while it is held
+        (another raises :class:`~audio_alchemy.library.run_lock.RunInProgress` at once instead of redoing the work)."""
+        return exclusive_run(self.path, stage)
 
     def derived_dir(self, *parts: str) -> Path:
         d = self.home.joinpath("derived", *parts)

@@ -197,6 +197,12 @@ def import_paths(
     tags: dict[str, Any] | None = None,
 ) -> ImportSummary:
     """Import files and folders; resumable and idempotent. Bad files get an error row and the batch goes on."""
+    with lib.exclusive(STAGE):  # two imports at once would decode the same new files twice
+        return _import_paths(lib, paths, copy, workers, scheduler, progress, tags)
+
+
+def _import_paths(lib: Library, paths: Sequence[str | os.PathLike], copy: bool, workers: int | None,
+                  scheduler: str | None, progress: bool, tags: dict[str, Any] | None) -> ImportSummary:
     summary = ImportSummary()
     scanned = scan(paths)
     todo: list[str] = []

@@ -211,10 +211,16 @@ def run_separation(lib, model: str = "auto", workers: int | None = None, model_d
     are on disk, else Spleeter when installed, else the offline mask network). Returns the
     :class:`audio_alchemy.jobs.JobSummary`.
     """
-    from audio_alchemy import jobs
-
     model_dir = str(model_dir) if model_dir else None
     sep = get_separator(model, model_dir=model_dir, device=device)  # fails early (e.g. missing weights)
+    with lib.exclusive(STAGE):  # a second run on this library would separate the same songs again
+        return _run_separation(lib, sep, model, workers, model_dir, device, scheduler, progress, track_ids)
+
+
+def _run_separation(lib, sep: Separator, model: str, workers: int | None, model_dir: str | None, device: str,
+                    scheduler: str | None, progress: bool, track_ids: list[int] | None):
+    from audio_alchemy import jobs
+
     concrete, model_dir = sep.rebuild_args(model_dir)  # what workers build: the separator the driver resolved
     n_workers = jobs.default_workers() if workers is None else workers
     if hasattr(sep, "model_name") or n_workers <= 1:
