@@ -251,3 +251,25 @@ def test_foreign_databases_mistyped_paths_and_stale_read_only_copies(tmp_path, m
     writer.close()
     with Library.open(lib_db, readonly=True) as lib:
         assert [t.title for t in lib.tracks()] == ["fresh"]
+
+
+def test_ctrl_c_while_the_command_line_loads_prints_no_traceback(tmp_path):
+    """The installed ``alchemy`` script: a SIGINT at any moment of start-up ends it with a line, not a traceback."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("alchemy")
+    exe = str(exe) if exe.exists() else shutil.which("alchemy")
+    if exe is None:
+        pytest.skip("the `alchemy` script is not installed (pip install -e .)")
+    for delay in (0.05, 0.08, 0.11, 0.14, 0.17, 0.2, 0.25):
+        p = subprocess.Popen([exe, "ls", "--db", str(tmp_path / "none.sqlite")], stderr=subprocess.PIPE, text=True,
+                             stdout=subprocess.DEVNULL)
+        time.sleep(delay)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        assert "Traceback" not in err, f"SIGINT after {delay} s:\n{err}"
