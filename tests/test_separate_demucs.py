@@ -42,6 +42,8 @@ def model_dir(tmp_path_factory):
 def _no_weights_anywhere(tmp_path, monkeypatch):
     """No default model dir, empty HF and torch hub caches: only what a test passes explicitly exists."""
     monkeypatch.setenv("AUDIO_ALCHEMY_DEMUCS_DIR", str(tmp_path / "no-models"))
+    monkeypatch.setenv("AUDIO_ALCHEMY_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AUDIO_ALCHEMY_MODEL_DIR", raising=False)
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
     monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf"), raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "torchhub"))
@@ -55,6 +57,47 @@ def test_loads_through_model_dir_like_released_weights(model_dir):
     sep = get_separator("auto", model_dir=model_dir)  # weights present -> auto picks Demucs
     assert isinstance(sep, DemucsSeparator)
     assert sep.id.startswith("demucs-htdemucs@")
+
+
+def _save_safetensors(m: HTDemucs, path) -> None:
+    """One model as the Hugging Face repos hold it: tensors, with class and init arguments in the metadata."""
+    import json
+
+    from safetensors.torch import save_file
+
+    args, kwargs = m._init_args_kwargs
+    save_file({k: v.contiguous() for k, v in m.state_dict().items()}, str(path),
+              metadata={"klass": "demucs.htdemucs.HTDemucs", "args": json.dumps(list(args)), "kwargs": json.dumps(kwargs)})
+
+
+def _same_as_tiny(model) -> bool:
+    ref = tiny_htdemucs()
+    return all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), ref.state_dict().values(), strict=True))
+
+
+def test_finds_weights_where_the_model_store_installs_them_in_either_layout(tmp_path, model_dir):
+    """`alchemy models fetch htdemucs --offline-dir F` copies the Hugging Face files into <home>/models/htdemucs:
+    separation must find them there (it used to look only in <home>/models/demucs for .th files)."""
+    from audio_alchemy.separate import demucs_available
+
+    store = tmp_path / "home" / "models" / "htdemucs"
+    store.mkdir(parents=True)
+    assert not demucs_available("htdemucs")
+    _save_safetensors(tiny_htdemucs(), store / "a1b2c3d4.safetensors")
+    (store / "htdemucs.yaml").write_text("models: ['a1b2c3d4']\n")
+    assert demucs_available("htdemucs")
+    assert _same_as_tiny(load_demucs("htdemucs"))
+    assert isinstance(get_separator("auto"), DemucsSeparator)
+    # --model-dir may name the folder that holds a <name>/ sub-folder, as for every other model
+    assert _same_as_tiny(load_demucs("htdemucs", tmp_path / "home" / "models"))
+    # demucs' own layout without a yaml: the bag list the demucs package ships names the signature (955717e8)
+    th_only = tmp_path / "th-only"
+    th_only.mkdir()
+    m = tiny_htdemucs()
+    args, kwargs = m._init_args_kwargs
+    save_with_checksum({"klass": HTDemucs, "args": args, "kwargs": kwargs, "state": m.state_dict()},
+                       th_only / "955717e8.th")
+    assert demucs_available("htdemucs", th_only) and _same_as_tiny(load_demucs("htdemucs", th_only))
 
 
 def test_separate_shapes_and_two_stems(model_dir):

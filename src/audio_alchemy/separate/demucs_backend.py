@@ -1,9 +1,12 @@
 """Demucs 4.1 as a library: load released weights from disk only (never downloads), separate into two stems.
 
-Weights are looked up, in order, in ``model_dir`` (a demucs repo folder: ``<name>.yaml`` + ``<sig>-<sha8>.th``,
-e.g. ``--model-dir``; default ``$AUDIO_ALCHEMY_DEMUCS_DIR`` or ``~/.audio-alchemy/models/demucs``), the Hugging
-Face cache (``adefossez/HTDemucs`` etc., read directly from the cache with no network call, so
-``HF_HUB_OFFLINE`` is always honoured) and the torch hub cache of older demucs versions. When none has them,
+Weights are looked up, in order (:func:`_folders`, :func:`_cache_folders`): ``model_dir`` (``--model-dir``: the
+folder or its ``<name>/``; nothing else then); ``$AUDIO_ALCHEMY_DEMUCS_DIR`` and ``$AUDIO_ALCHEMY_MODEL_DIR``;
+the model store's cache ``<home>/models/<name>`` (``alchemy models fetch``) and ``<home>/models/demucs``; the
+Hugging Face cache (``adefossez/HTDemucs`` etc., read from disk with no network call, so ``HF_HUB_OFFLINE`` is
+always honoured); torch hub's checkpoints of older demucs versions. A folder may hold either layout:
+``<sig>.safetensors`` (Hugging Face) or ``<sig>-<sha8>.th`` (demucs' own, sha256 prefix checked), with the
+bag's ``<name>.yaml`` or else the one the demucs package ships. When none has them,
 :class:`DemucsWeightsNotFound` says exactly which files to fetch and where to put them.
 
 Inference (:func:`apply_demucs`) reproduces ``demucs.apply.apply_model`` (shifts, split, overlap, triangular
@@ -31,6 +34,7 @@ from .base import SeparationError, Separator, WeightsNotFound
 
 DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra", "mdx_q", "mdx_extra_q")
 MODEL_DIR_ENV = "AUDIO_ALCHEMY_DEMUCS_DIR"
+STORE_DIR_ENV = "AUDIO_ALCHEMY_MODEL_DIR"  # the model store's folder for every model (audio_alchemy.models.store)
 
 
 class DemucsWeightsNotFound(WeightsNotFound):
@@ -88,8 +92,11 @@ def how_to_get_weights(name: str, model_dir: Path | None = None) -> str:
         lines.append(f"       curl -L -o {target / u.rsplit('/', 1)[1]} {u}")
     lines.append(f"     and pass --model-dir {target} (or set {MODEL_DIR_ENV}={target});")
     lines.append(f"  2) the Hugging Face cache: `hf download {repo} {hf_files}` (huggingface_hub), then copy "
-                 f"{_hf_cache_dir()} to this machine.")
-    lines.append("Without Demucs weights `--model auto` uses the offline separator (masknet).")
+                 f"{_hf_cache_dir()} to this machine;")
+    lines.append(f"  3) or copy either set of files into one folder here and run `alchemy models fetch {name} "
+                 "--offline-dir FOLDER`: it checks them and installs them where every command looks.")
+    lines.append("Without Demucs weights `--model auto` uses Spleeter when it is installed, else the offline "
+                 "mask network (masknet).")
     return "\n".join(lines)
 
 
@@ -102,67 +109,85 @@ def _hf_cache_dir() -> Path:
         return Path.home() / ".cache" / "huggingface" / "hub"
 
 
-def _from_model_dir(name: str, model_dir: Path):
-    """Load through demucs' own LocalRepo (checksums verified) when the folder has everything."""
-    from demucs.pretrained import get_model
+def _folders(name: str, model_dir: Path | None) -> list[Path]:
+    """Where a model folder may be, in order: ``model_dir`` (itself or its ``<name>/``; nothing else then), else
+    ``$AUDIO_ALCHEMY_DEMUCS_DIR`` and ``$AUDIO_ALCHEMY_MODEL_DIR`` (each itself or ``<name>/``), the model store's
+    cache ``<home>/models/<name>`` (where ``alchemy models fetch`` installs) and ``<home>/models/demucs``."""
+    if model_dir is not None:
+        return [model_dir, model_dir / name]
+    out = []
+    for var in (MODEL_DIR_ENV, STORE_DIR_ENV):
+        if os.environ.get(var):
+            d = Path(os.environ[var]).expanduser()
+            out += [d, d / name]
+    return out + [config.home() / "models" / name, config.home() / "models" / "demucs"]
 
-    yaml_path = model_dir / f"{name}.yaml"
-    th_files = {p.name.split("-", 1)[0] for p in model_dir.glob("*.th")}
-    if yaml_path.is_file():
-        sigs = _bag_spec(yaml_path)["models"]
-    else:
-        sigs = [name]  # a single model signature
-    if not all(s in th_files for s in sigs):
+
+def _weights_in(name: str, folder: Path) -> tuple[dict | None, list[Path]] | None:
+    """``(bag spec or None for a single model, weight files)`` when ``folder`` holds every weight of ``name``, in
+    the Hugging Face layout (``<sig>.safetensors``) or demucs' own (``<sig>-<sha8>.th``); the bag's yaml is the
+    folder's own ``<name>.yaml``, else the one the demucs package ships. Cheap: file names only."""
+    if not folder.is_dir():
         return None
-    return get_model(name, repo=model_dir)
+    yaml_path = folder / f"{name}.yaml"
+    if not yaml_path.is_file():
+        yaml_path = _remote_yaml(name)
+    spec = _bag_spec(yaml_path) if yaml_path.is_file() else None
+    sigs = spec["models"] if spec else [name]  # no yaml anywhere: ``name`` is a single model's signature
+    hf = [folder / f"{s}.safetensors" for s in sigs]
+    if all(p.is_file() for p in hf):
+        return spec, hf
+    th = {p.name.split("-", 1)[0]: p for p in folder.glob("*-*.th")}
+    if all(s in th for s in sigs):
+        return spec, [th[s] for s in sigs]
+    return None
 
 
-def _from_hf_cache(name: str):
-    """Load from the Hugging Face cache only (no network): same files ``demucs.hf.get_hf_model`` uses."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-    except ImportError:
-        return None
+def _load_weights(spec: dict | None, paths: list[Path]):
+    """The model (or bag) from :func:`_weights_in`'s files; ``.th`` files' sha256 prefix is checked, as demucs does."""
     from demucs.apply import BagOfModels
-    from demucs.hf import hf_repo_name, load_safetensors_model
-
-    repo = f"adefossez/{hf_repo_name(name)}"
-    yaml_path = try_to_load_from_cache(repo, f"{name}.yaml")
-    if not isinstance(yaml_path, str):
-        return None
-    spec = _bag_spec(Path(yaml_path))
-    paths = [try_to_load_from_cache(repo, f"{s}.safetensors") for s in spec["models"]]
-    if not all(isinstance(p, str) for p in paths):
-        return None
-    models = [load_safetensors_model(p) for p in paths]
-    return BagOfModels(models, spec.get("weights"), spec.get("segment"))
-
-
-def _from_torch_hub(name: str):
-    """Load ``<sig>-<sha8>.th`` files that older demucs versions left in the torch hub cache."""
-    import torch
-    from demucs.apply import BagOfModels
+    from demucs.hf import load_safetensors_model
     from demucs.repo import check_checksum
     from demucs.states import load_model
 
-    yaml_path = _remote_yaml(name)
-    if not yaml_path.is_file():
-        return None
-    spec = _bag_spec(yaml_path)
-    urls = _remote_files()
-    ckpt = Path(torch.hub.get_dir()) / "checkpoints"
-    paths = []
-    for sig in spec["models"]:
-        if sig not in urls:
-            return None
-        fname = urls[sig].rsplit("/", 1)[1]
-        p = ckpt / fname
-        if not p.is_file():
-            return None
-        check_checksum(p, fname.rsplit("-", 1)[1].split(".")[0])
-        paths.append(p)
-    models = [load_model(p) for p in paths]
+    models = []
+    for p in paths:
+        if p.suffix == ".safetensors":
+            models.append(load_safetensors_model(p))
+        else:
+            check_checksum(p, p.stem.split("-", 1)[1])
+            models.append(load_model(p))
+    if spec is None:
+        return models[0]
     return BagOfModels(models, spec.get("weights"), spec.get("segment"))
+
+
+def _cache_folders(name: str) -> list[Path]:
+    """The Hugging Face cache's snapshot of the model's repo (read from disk, no network call, so
+    ``HF_HUB_OFFLINE`` is always honoured) and torch hub's checkpoints folder, where older demucs downloaded."""
+    out = []
+    try:
+        from demucs.hf import hf_repo_name
+        from huggingface_hub import try_to_load_from_cache
+
+        y = try_to_load_from_cache(f"adefossez/{hf_repo_name(name)}", f"{name}.yaml")
+        if isinstance(y, str):
+            out.append(Path(y).parent)
+    except ImportError:
+        pass
+    import torch
+
+    return out + [Path(torch.hub.get_dir()) / "checkpoints"]
+
+
+def _find(name: str, model_dir: str | Path | None) -> tuple[dict | None, list[Path]] | None:
+    """The first folder holding every weight of ``name`` (:func:`_folders`, then the caches unless ``model_dir``)."""
+    explicit = Path(model_dir).expanduser() if model_dir else None
+    for d in _folders(name, explicit) + ([] if explicit else _cache_folders(name)):
+        found = _weights_in(name, d)
+        if found is not None:
+            return found
+    return None
 
 
 def load_demucs(name: str = "htdemucs", model_dir: str | Path | None = None):
@@ -170,20 +195,10 @@ def load_demucs(name: str = "htdemucs", model_dir: str | Path | None = None):
     explicit = Path(model_dir).expanduser() if model_dir else None
     if explicit is not None and not explicit.is_dir():
         raise DemucsWeightsNotFound(f"--model-dir {explicit} is not a folder.\n" + how_to_get_weights(name, explicit))
-    dirs = [explicit] if explicit else [default_model_dir()]
     try:
-        for d in dirs:
-            if d.is_dir():
-                model = _from_model_dir(name, d)
-                if model is not None:
-                    return _eval(model)
-        if explicit is None:
-            for loader in (_from_hf_cache, _from_torch_hub):
-                model = loader(name)
-                if model is not None:
-                    return _eval(model)
-    except DemucsWeightsNotFound:
-        raise
+        found = _find(name, explicit)
+        if found is not None:
+            return _eval(_load_weights(*found))
     except Exception as exc:  # corrupt file, checksum mismatch, wrong class...
         raise SeparationError(f"cannot load Demucs model '{name}': {exc}") from exc
     raise DemucsWeightsNotFound(how_to_get_weights(name, explicit))
@@ -191,34 +206,8 @@ def load_demucs(name: str = "htdemucs", model_dir: str | Path | None = None):
 
 def demucs_available(name: str = "htdemucs", model_dir: str | Path | None = None) -> bool:
     """True when :func:`load_demucs` would find weights (cheap file checks, nothing loaded)."""
-    d = Path(model_dir).expanduser() if model_dir else default_model_dir()
-    yaml_path = d / f"{name}.yaml"
-    if d.is_dir() and yaml_path.is_file():
-        try:
-            have = {p.name.split("-", 1)[0] for p in d.glob("*.th")}
-            if all(s in have for s in _bag_spec(yaml_path)["models"]):
-                return True
-        except Exception:
-            return False
-    if model_dir:
-        return False
     try:
-        from huggingface_hub import try_to_load_from_cache
-        from demucs.hf import hf_repo_name
-
-        repo = f"adefossez/{hf_repo_name(name)}"
-        y = try_to_load_from_cache(repo, f"{name}.yaml")
-        if isinstance(y, str) and all(isinstance(try_to_load_from_cache(repo, f"{s}.safetensors"), str)
-                                      for s in _bag_spec(Path(y))["models"]):
-            return True
-    except Exception:
-        pass
-    try:
-        import torch
-
-        ckpt = Path(torch.hub.get_dir()) / "checkpoints"
-        urls = _remote_files()
-        return all((ckpt / urls[s].rsplit("/", 1)[1]).is_file() for s in _bag_spec(_remote_yaml(name))["models"])
+        return _find(name, model_dir) is not None
     except Exception:
         return False
 
