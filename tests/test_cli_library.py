@@ -232,6 +232,12 @@ def test_foreign_databases_mistyped_paths_and_stale_read_only_copies(tmp_path, m
         r = runner.invoke(app, [*cmd, "--db", str(typo)])
         assert r.exit_code == 1 and "no library at" in " ".join(r.output.split()), (cmd, r.output)
     assert not typo.parent.exists()
+    empty = tmp_path / "empty.sqlite"  # `touch`ed: SQLite would happily turn it into a library
+    empty.touch()
+    for cmd in (["ls"], ["features"], ["rate", "1", "--scale", "5", "--score", "4"], ["serve"]):
+        r = runner.invoke(app, [*cmd, "--db", str(empty)])
+        assert r.exit_code == 1 and "the file is empty" in " ".join(r.output.split()), (cmd, r.output)
+    assert empty.stat().st_size == 0
 
     io.save(tmp_path / "music" / "a.wav", music(2.0, 22050, seed=1), 22050)
     lib_db = tmp_path / "lib" / "lib.sqlite"

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..config import default_db_path
-from .common import DbOption, fail
+from .common import DbOption, fail, open_library
 
 
 def serve_cmd(
@@ -23,8 +23,8 @@ def serve_cmd(
     except ImportError as exc:
         fail(f"the web player needs the 'web' extra (pip install 'audio-alchemy[web]'): {exc}")
     path = (db or default_db_path()).absolute()
-    if not path.exists():  # a mistyped --db would otherwise serve a new, empty library
-        fail(f"no library at {path} (`alchemy import FOLDER` or `alchemy demo` creates one)")
+    with open_library(path, create=False):  # a mistyped or empty --db would otherwise serve a new, empty library
+        pass
     try:
         serve(path, host=host, port=port, log_level=log_level, workers=workers)
     except OSError as exc:

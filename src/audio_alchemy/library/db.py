@@ -187,6 +187,9 @@ class Library:
         path = (Path(path) if path else config.default_db_path()).absolute()  # stored derived paths stay absolute
         if (readonly or not create) and not path.exists():  # read-only cannot create one either
             raise FileNotFoundError(f"no library at {path} (`alchemy import FOLDER` creates one)")
+        if (readonly or not create) and path.is_file() and path.stat().st_size == 0:  # SQLite would make one silently
+            raise FileNotFoundError(f"no library at {path}: the file is empty (`alchemy import FOLDER --db {path}` "
+                                    "makes it one)")
         if readonly:
             conn = _connect_readonly(path)
         else:
