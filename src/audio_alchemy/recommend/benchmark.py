@@ -97,6 +97,10 @@ class Judge:
         self.idcg = np.array([disc[: min(int(m), k)].sum() for m in n_rel])
 
     def ndcg(self, scores: np.ndarray) -> float:
+        return float(self.ndcg_per_user(scores).mean())
+
+    def ndcg_per_user(self, scores: np.ndarray) -> np.ndarray:
+        """NDCG@k of each user with held-out items (``self.users``), for paired comparisons."""
         s = np.array(scores[self.users], dtype=np.float32, copy=True)
         s[:, self.unknown] = -np.inf
         s[self.mask_rows, self.mask_cols] = -np.inf
@@ -104,7 +108,7 @@ class Judge:
         order = np.argsort(-np.take_along_axis(s, part, axis=1), axis=1, kind="stable")
         top = np.take_along_axis(part, order, axis=1)
         hits = np.take_along_axis(self.rel, top, axis=1)
-        return float(((hits * self.disc).sum(1) / self.idcg).mean())
+        return (hits * self.disc).sum(1) / self.idcg
 
 
 # ----------------------------------------------------------------------------- tuning
