@@ -6,7 +6,7 @@ The shipped separator averages the masks of every ``weights/masknet*.pt`` (an en
 with another ``--seed`` saved as ``weights/masknet_<name>.pt``. Compare ensembles on the validation artists only.
 
 Data: ``$AUDIO_ALCHEMY_DATA/stems-train`` (94 tracks, vocals.ogg + accompaniment.ogg, 22.05 kHz stereo).
-Validation: whole artists held out (``--val-artists`` names or a fixed hash split), scored by SDR with the
+Validation: whole artists held out (a fixed hash split of artist names, ``--val-frac``), scored by SDR with the
 same inference code the package uses; the best checkpoint on validation is kept. ``stems/`` (the test set)
 is never read here. Augmentation: vocals and accompaniment from different tracks remixed at random gains,
 random crops and channel swaps.
@@ -231,7 +231,7 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--channels", default="16,32,64,128,128")
     ap.add_argument("--inputs", choices=tuple(masknet.INPUTS), default="lr",
-                    help="network input: lr = left/right magnitudes (the shipped members); lrms = plus mid/side")
+                    help="network input: lr = left/right magnitudes; lrms = plus mid/side (8 of the 9 shipped members)")
     ap.add_argument("--val-frac", type=float, default=0.1)
     ap.add_argument("--val-every", type=int, default=100)
     ap.add_argument("--remix-p", type=float, default=0.7)

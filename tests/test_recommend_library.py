@@ -95,6 +95,13 @@ def test_cli_rate_recommend_similar(tmp_path):
     assert r.exit_code == 0 and "similar sound" in r.output
     r = runner.invoke(app, ["recommend", "--user", "cli", "--genre", "jazz", "--db", str(db)])
     assert r.exit_code == 0 and "genre jazz" in r.output
+    # the spellings other commands use: --set for the feature set, 0/1/2 for the track type
+    a = runner.invoke(app, ["similar", str(ids[5]), "-n", "2", "--set", "summary", "--db", str(db), "--json"])
+    b = runner.invoke(app, ["similar", str(ids[5]), "-n", "2", "--features", "summary", "--db", str(db), "--json"])
+    assert a.exit_code == 0 and a.stdout == b.stdout, a.output
+    a = runner.invoke(app, ["recommend", "--user", "cli", "--track-type", "0", "--db", str(db), "--json"])
+    b = runner.invoke(app, ["recommend", "--user", "cli", "--track-type", "full", "--db", str(db), "--json"])
+    assert a.exit_code == 0 and a.stdout == b.stdout, a.output
 
 
 def test_cli_eval_recommend_on_a_small_csv(tmp_path):

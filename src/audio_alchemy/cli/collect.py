@@ -23,7 +23,7 @@ MusicBrainzUrl = Annotated[str, typer.Option("--musicbrainz-url", help="MusicBra
 IntervalOption = Annotated[
     float | None,
     typer.Option("--request-interval", help="Seconds between requests to each service (default: MusicBrainz 1.0, "
-                 "ListenBrainz 0.5). Lower it only for your own mirror.", show_default=False),
+                 "ListenBrainz 0.5, Last.fm 0.25). Lower it only for your own mirror.", show_default=False),
 ]
 ContactOption = Annotated[
     str | None,
@@ -100,7 +100,7 @@ def collect_cmd(
     lastfm_url: Annotated[str, typer.Option("--lastfm-url", help="Last.fm API endpoint.")] = LASTFM_URL,
     audio_source: Annotated[str, typer.Option("--audio-source", help="yt-dlp input per song: a search like 'ytsearch3:{artist} - {title}' or a URL template with {artist} {title} {recording_mbid}.")] = DEFAULT_SEARCH,
     out: Annotated[Path | None, typer.Option("--out", help="Folder for the WAV/MP3 files (default: <folder of the library database>/collection).", show_default=False)] = None,
-    workers: Annotated[int, typer.Option("--workers", "-w", help="Parallel downloads (0 = in this process).")] = 1,
+    workers: Annotated[int, typer.Option("--workers", "-w", min=0, help="Parallel downloads (0 = in this process).")] = 1,
     request_interval: IntervalOption = None,
     contact: ContactOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan and outcome as JSON.")] = False,
@@ -175,7 +175,9 @@ def enrich_cmd(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace genre/country already set (default: fill only empty ones).")] = False,
     interactive: InteractiveOption = False,
     musicbrainz_url: MusicBrainzUrl = MUSICBRAINZ_URL,
-    request_interval: IntervalOption = None,
+    request_interval: Annotated[float | None, typer.Option(
+        "--request-interval", help="Seconds between MusicBrainz requests (default 1.0). Lower it only for your own "
+        "mirror.", show_default=False)] = None,
     contact: ContactOption = None,
 ) -> None:
     """Fill artist genre and country of tracks already in the library from MusicBrainz (no download)."""

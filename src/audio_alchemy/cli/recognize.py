@@ -36,7 +36,7 @@ ModelDirOpt = Annotated[Path | None, typer.Option("--model-dir", help="Folder wi
 SeparateOpt = Annotated[str | None, typer.Option(
     "--separate", help="Whisper language model input: auto (Demucs vocal stem when its weights are present, else "
     "the mix: the offline separator measured worse, see docs/models.md), none (the mix), or a separator name "
-    "(masknet, htdemucs). Default: auto for training, the model's stored setting for predict.")]
+    "(spleeter, masknet, htdemucs). Default: auto for training, the model's stored setting for predict.")]
 
 
 def _load_set(labels: Path | None, task: str, target: str | None, group_by: str | None,
@@ -66,7 +66,7 @@ def train_cmd(
     model: Annotated[str | None, typer.Option("--model", help="Model name, e.g. musicnn-svm-rbf, mfcc-rf, cnn-mel "
                                               "(default: musicnn-logreg; for language the Whisper model when "
                                               "its weights are present).")] = None,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (folds, model initialisation).")] = 0,
     from_library: FromLibOpt = False,
     model_dir: ModelDirOpt = None,
     separate: SeparateOpt = None,
@@ -74,7 +74,7 @@ def train_cmd(
 ) -> None:
     """Train on every row of the labels CSV (or tagged library tracks) and save a self-contained model directory.
 
-    ``alchemy train language --model whisper`` fits the Whisper-based language model (needs the Whisper
+    `alchemy train language --model whisper` fits the Whisper-based language model (needs the Whisper
     weights: see `alchemy models list`); the classical models are the study's baseline.
     """
     check_out_dir(out)  # before training, not after
@@ -202,8 +202,8 @@ def evaluate_cmd(
                                        "the comparison: musicnn-*, mfcc-* and cnn-mel; the others by name).")] = "musicnn-logreg",
     splits: Annotated[int, typer.Option("--splits", min=2, help="Folds (at least 2).")] = 5,
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Repeats of the CV with new shuffles.")] = 1,
-    learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve")] = True,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    learning_curve: Annotated[bool, typer.Option("--learning-curve/--no-learning-curve", help="Also plot accuracy against training-set size (first model).")] = True,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (folds, model initialisation).")] = 0,
     from_library: FromLibOpt = False,
     db: DbOption = None,
 ) -> None:

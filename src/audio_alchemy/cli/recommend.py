@@ -56,12 +56,18 @@ def _print_recs(recs, as_json: bool, title: str) -> None:
     console.print(table)
 
 
+def _track_type_name(value: str) -> str:
+    """``--track-type`` by name or by the number other commands use (0 full, 1 vocals, 2 accompaniment)."""
+    return {"0": "full", "1": "vocals", "2": "accompaniment"}.get(value.strip(), value)
+
+
 def recommend_cmd(
     user: Annotated[str, typer.Option("--user", "-u", help="User id (ratings/plays recorded under it).")] = "local",
     n: Annotated[int, typer.Option("-n", min=1, help="How many.")] = 10,
     genre: Annotated[str | None, typer.Option("--genre", help="Only this genre (tag, else prediction).")] = None,
     language: Annotated[str | None, typer.Option("--language", help="Only this language (tag, else prediction).")] = None,
-    track_type: Annotated[str, typer.Option("--track-type", help="full, vocals or accompaniment.")] = "full",
+    track_type: Annotated[str, typer.Option("--track-type", callback=_track_type_name,
+                                            help="full (0), vocals (1) or accompaniment (2).")] = "full",
     boost: Annotated[bool, typer.Option("--boost", help="Boost matching genre/language instead of restricting to it.")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,
@@ -83,7 +89,7 @@ def recommend_cmd(
 def similar_cmd(
     track: Annotated[str, typer.Argument(help="Track id, path, or part of a title.")],
     n: Annotated[int, typer.Option("-n", min=1, help="How many.")] = 10,
-    feature_set: Annotated[str | None, typer.Option("--features", help="Feature set to compare (default: best stored).")] = None,
+    feature_set: Annotated[str | None, typer.Option("--set", "--features", help="Feature set to compare: seed or full (default: the best stored).")] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -103,7 +109,7 @@ def eval_recommend_command(
     data: Annotated[Path | None, typer.Option("--data", help="HetRec folder or a user,item,count CSV/TSV (default: shared listening data).")] = None,
     quick: Annotated[bool, typer.Option("--quick/--full", help="Quick: default hyper-parameters, no tuning.")] = True,
     k: Annotated[int, typer.Option("-k", help="Cut-off.")] = 10,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the test holdout (validation uses seed + 1).")] = 0,
 ) -> None:
     """Evaluate every model under the fixed protocol (20% per-user holdout, seed fixed) and print a table."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -58,7 +58,7 @@ def import_results_cmd(
     db: DbOption = None,
     stage: Annotated[list[str] | None, typer.Option("--stage", help="Only these stages (import, features = every features:<set>, features:seed, ...).")] = None,
 ) -> None:
-    """Merge a Parquet results dataset into the library (idempotent: merging twice changes nothing)."""
+    """Merge a Parquet results dataset into the library (idempotent: merging twice stores the same results again; only their timestamps change)."""
     with open_library(db) as lib:
         try:
             s = merge_results(lib, directory, stages=stage or None)

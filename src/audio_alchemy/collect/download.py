@@ -1,7 +1,8 @@
 """Find and download a song's audio with yt-dlp (as a library), then write WAV and MP3 through ``audio_alchemy.io``.
 
 No ffmpeg binary is needed: yt-dlp only downloads (no post-processors); PyAV decodes whatever arrived
-(webm/opus, m4a/aac, mp3, wav...), soundfile writes the WAV and LAME (through PyAV) the MP3. A search
+(webm/opus, m4a/aac, mp3, wav...), soundfile writes the WAV and LAME the MP3 (the ``ffmpeg`` program's when
+installed, it is faster, else PyAV's: :func:`audio_alchemy.io.encode.encode_mp3`). A search
 (``ytsearch3:Artist - Title``) looks at a few results and takes the first whose duration agrees with the
 MusicBrainz length, so a one-hour compilation is never fetched for a four-minute song.
 

@@ -148,7 +148,7 @@ def sound_alikes(lib, track: int | str, n: int = 10, feature_set: str | None = N
         if feature_set is None:
             raise KeyError("no audio features stored yet: run feature extraction first (alchemy features ...)")
         raise KeyError(f"no track has '{feature_set}' features: compute them (alchemy features --set {feature_set}) "
-                       "or leave out --features to use the best stored set")
+                       "or leave out --set to use the best stored set")
     has = ~np.all(np.isnan(F), axis=1)
     k = ids.index(me.id)
     if not has[k]:
