@@ -7,7 +7,8 @@
   all frames, so the numbers do not depend on how many frames each signal has); None where either signal has
   no energy in the band (e.g. one of them is silent);
 * ``cutoff_hz``: the frequency above which B has lost energy: the lowest frequency from which on every
-  smoothed bin of B is at least 20 dB below A while A still has content (None when B kept everything).
+  smoothed bin of B is at least 20 dB below A while A still has content (within 90 dB of its peak and 25 dB above
+  B's noise floor, so the loss is measurable); None when B kept everything.
 
 Both inputs are mixed to mono, trimmed of leading and trailing silence (samples more than 60 dB below the
 peak: an MP3 encoder's delay and padding would otherwise dilute the mean and shift every band of a short
@@ -104,11 +105,13 @@ def compare_arrays(a: np.ndarray, sr_a: int, b: np.ndarray, sr_b: int) -> Compar
         bands[f"{fc:g}"] = round(float(10 * np.log10(eb / ea)), 3) if ea > quiet and eb > quiet else None
     da = 20 * np.log10(_smooth(A) + eps)
     db = 20 * np.log10(_smooth(B) + eps)
-    floor = da.max() - 90.0  # A must still have content here
-    lost = (db < da - 20.0) & (da > floor)
+    # A has content where it is within 90 dB of its peak and 25 dB above B's noise floor (B's 5th percentile): a
+    # 20-dB loss must be measurable there (a low-bitrate MP3's floor sits near quiet highs, which would otherwise
+    # count as "kept" and hide the cut below them)
+    content = (da > da.max() - 90.0) & (da > np.percentile(db, 5) + 25.0)
+    lost = (db < da - 20.0) & content
     cutoff = None
     # the lowest frequency from which on every bin where A has content is lost in B
-    content = da > floor
     ok_above = np.flip(np.cumprod(np.flip(lost | ~content))).astype(bool)
     idx = np.flatnonzero(ok_above & content & (freqs > 1000))
     if idx.size and lost[idx].any():
