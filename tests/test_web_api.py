@@ -313,7 +313,7 @@ def test_a_file_changed_since_import_is_not_served(tmp_path):
         assert [f["state"] for f in files if f["role"] == "original"] == ["changed"]
 
 
-def test_many_requests_for_one_new_mp3_leave_other_routes_free(tmp_path):
+def test_many_requests_for_one_new_mp3_leave_other_routes_free(tmp_path, monkeypatch):
     """45 listeners ask for an MP3 that must first be made: one thread makes it while they wait on the event loop,
     so a synchronous route still answers at once. (Each request used to hold one of the 40 pool threads waiting
     on the file's lock, and every synchronous route queued behind the conversion.)"""
@@ -323,7 +323,16 @@ def test_many_requests_for_one_new_mp3_leave_other_routes_free(tmp_path):
     import httpx
 
     uvicorn = pytest.importorskip("uvicorn")
+    from audio_alchemy.web import media
     from audio_alchemy.web.server import free_port, make_config
+
+    real_save = media.save
+
+    def slow_save(*args, **kwargs):  # a conversion that outlasts the test's 0.5 s, however fast the encoder
+        time.sleep(3.0)
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(media, "save", slow_save)
 
     db = make_sample_library(tmp_path, seconds=60.0, n_songs=1)
     port = free_port()
