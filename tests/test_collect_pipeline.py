@@ -60,6 +60,17 @@ def test_full_run_fills_library_and_rerun_skips_everything(server, tmp_path):
     lib.close()
 
 
+def test_collect_is_not_refused_while_an_import_of_other_folders_runs(server, tmp_path):
+    """Collect imports only its own fresh downloads: a long `alchemy import` holding the library's import lock must
+    not make it download every song and then fail it."""
+    lib = Library.open(tmp_path / "lib" / "library.sqlite")
+    with lib.exclusive("import"):  # what a running `alchemy import` holds
+        r = collect(lib, ["Queen"], top=2, sources=_sources(server, tmp_path / "cache"), search=server.audio_template,
+                    workers=0)
+    assert (r.downloaded, r.failed) == (2, 0), r.errors
+    lib.close()
+
+
 def test_dry_run_writes_nothing_and_no_audio_records_plan(server, tmp_path):
     lib = Library.open(tmp_path / "library.sqlite")
     r = collect(lib, ["Queen"], top=2, dry_run=True, sources=_sources(server, tmp_path / "c"), search=server.audio_template)

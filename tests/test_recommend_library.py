@@ -102,6 +102,9 @@ def test_cli_rate_recommend_similar(tmp_path):
     a = runner.invoke(app, ["recommend", "--user", "cli", "--track-type", "0", "--db", str(db), "--json"])
     b = runner.invoke(app, ["recommend", "--user", "cli", "--track-type", "full", "--db", str(db), "--json"])
     assert a.exit_code == 0 and a.stdout == b.stdout, a.output
+    for bad in ("7", "99999999999999999999", "vocal"):
+        r = runner.invoke(app, ["recommend", "--user", "cli", "--track-type", bad, "--db", str(db)])
+        assert r.exit_code == 1 and "use 0, 1, 2 or one of" in " ".join(r.output.split()), (bad, r.output)
 
 
 def test_cli_eval_recommend_on_a_small_csv(tmp_path):

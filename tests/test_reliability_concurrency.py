@@ -153,9 +153,59 @@ def test_a_second_run_of_a_stage_is_refused_and_a_killed_holder_frees_it(tmp_pat
             assert lib.tracks_with_features("seed", VERSION) == set()
             assert run_features(lib, "full", workers=0, progress=False).done == 2  # another set is another stage
         res = CliRunner().invoke(app, ["features", "--db", str(db), "--workers", "0"])
-        assert res.exit_code == 1 and f"pid {holder.pid}" in res.output, res.output
+        assert res.exit_code == 1 and f"pid {holder.pid}" in " ".join(res.output.split()), res.output
     finally:
         holder.kill()
         holder.wait()
     with Library.open(db) as lib:
         assert run_features(lib, "seed", workers=0, progress=False).done == 2
+
+
+def test_the_lock_file_is_never_a_foreign_file_and_ends_with_its_run(tmp_path):
+    """Whatever sits where a lock file goes (a file of the user's, a folder, a symlink) is refused with one clear error
+    and left as it was; a symlinked database shares its target's locks; a child forked during a run (a worker pool,
+    Dask's fork server) does not keep the lock after the run."""
+    import os
+
+    from audio_alchemy.library.run_lock import RunLockError, exclusive_run, lock_path
+
+    db = tmp_path / "lib.sqlite"
+    Library.open(db).close()
+    victim = tmp_path / "notes.txt"
+    victim.write_text("my notes, not a pid")
+    lock = lock_path(db, "import")
+    for kind in ("file", "folder", "symlink"):
+        if kind == "file":
+            lock.write_bytes(victim.read_bytes())
+        elif kind == "folder":
+            lock.unlink()
+            lock.mkdir()
+        else:
+            lock.rmdir()
+            lock.symlink_to(victim)
+        with pytest.raises(RunLockError, match=str(lock)):
+            with exclusive_run(db, "import"):
+                pass
+        assert victim.read_text() == "my notes, not a pid"
+    lock.unlink()
+    (tmp_path / "link").mkdir()
+    (tmp_path / "link" / "other-name.sqlite").symlink_to(db)
+    assert lock_path(tmp_path / "link" / "other-name.sqlite", "import") == lock
+
+    with exclusive_run(db, "features:seed"):
+        child = os.fork()
+        if child == 0:  # a forked worker outliving the run
+            time.sleep(5)
+            os._exit(0)
+    try:  # free again although the child still lives (once it has run its fork handler: allow it a moment)
+        for attempt in range(50):
+            try:
+                with exclusive_run(db, "features:seed"):
+                    break
+            except RunLockError:
+                if attempt == 49:
+                    raise
+                time.sleep(0.1)
+    finally:
+        os.kill(child, 9)
+        os.waitpid(child, 0)

@@ -100,6 +100,22 @@ def test_finds_weights_where_the_model_store_installs_them_in_either_layout(tmp_
     assert demucs_available("htdemucs", th_only) and _same_as_tiny(load_demucs("htdemucs", th_only))
 
 
+def test_a_folder_whose_yaml_names_a_missing_signature_is_explained(tmp_path, model_dir):
+    """A hand-made folder: the yaml lists a signature whose file is not there. The error names it and the yaml; a
+    custom bag in a <name>/ sub-folder of --model-dir is found like the released ones."""
+    import shutil
+
+    d = tmp_path / "custom" / "mybag"
+    d.mkdir(parents=True)
+    th = next(model_dir.glob("*.th"))
+    shutil.copy(th, d / th.name)
+    (d / "mybag.yaml").write_text("models: ['a1b2c3d4', 'deadbeef']\n")
+    with pytest.raises(DemucsWeightsNotFound, match=r"mybag\.yaml lists deadbeef, but .* has no deadbeef\.safetensors"):
+        get_separator("mybag", model_dir=tmp_path / "custom")
+    (d / "mybag.yaml").write_text("models: ['a1b2c3d4']\n")
+    assert _same_as_tiny(get_separator("mybag", model_dir=tmp_path / "custom")._model.models[0])
+
+
 def test_separate_shapes_and_two_stems(model_dir):
     sep = get_separator("htdemucs", model_dir=model_dir)
     rng = np.random.default_rng(0)

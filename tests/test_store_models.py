@@ -56,6 +56,14 @@ def test_registry_knows_every_family_with_source_and_licence():
     assert all(f.name.split("-")[1].startswith(f.sha256_prefix) for f in store.spec("htdemucs_ft").legacy_files)
 
 
+def test_separation_offers_models_fetch_only_for_the_demucs_models_the_store_knows():
+    from audio_alchemy.separate.demucs_backend import STORE_MODELS, how_to_get_weights
+
+    assert set(STORE_MODELS) == {s.name for s in store.REGISTRY.values() if s.family == "demucs"}
+    assert "alchemy models fetch htdemucs --offline-dir" in how_to_get_weights("htdemucs")
+    assert "models fetch" not in how_to_get_weights("htdemucs_6s")  # `models fetch htdemucs_6s` would fail
+
+
 def test_unknown_model_names_known_ones():
     with pytest.raises(store.UnknownModel, match="whisper-base"):
         store.spec("whisper-huge-9")

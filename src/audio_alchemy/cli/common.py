@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from ..config import default_db_path
 from ..io.errors import error_line  # noqa: F401 - re-exported for the command modules
-from ..library import Library, RunInProgress
+from ..library import Library, RunLockError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -56,7 +56,7 @@ def open_library(db: Path | None, create: bool = True, write: bool = True) -> It
         fail(f"cannot open library {path}: {_why(path, exc)}")
     try:
         yield lib
-    except RunInProgress as exc:
+    except RunLockError as exc:  # another run of the stage, or its lock file unusable
         fail(str(exc))
     finally:
         lib.close()

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..library import RunInProgress
+from ..library import RunLockError
 from .common import WorkersOption, console, err_console, fail, interrupted
 
 
@@ -28,7 +28,7 @@ def demo_cmd(
         res = run_demo(db, workers=workers, log=lambda m: err_console.print(m, highlight=False))
     except KeyboardInterrupt:
         interrupted()
-    except RunInProgress as exc:  # another demo (or import) is running on this library
+    except RunLockError as exc:  # another import is running on this library, or its lock file is unusable
         fail(str(exc))
     table = Table("stage", "status", "time", "detail", title=f"Audio Alchemy demo — {res.db_path}")
     colour = {"done": "green", "skipped": "yellow", "failed": "red"}

@@ -56,18 +56,12 @@ def _print_recs(recs, as_json: bool, title: str) -> None:
     console.print(table)
 
 
-def _track_type_name(value: str) -> str:
-    """``--track-type`` by name or by the number other commands use (0 full, 1 vocals, 2 accompaniment)."""
-    return {"0": "full", "1": "vocals", "2": "accompaniment"}.get(value.strip(), value)
-
-
 def recommend_cmd(
     user: Annotated[str, typer.Option("--user", "-u", help="User id (ratings/plays recorded under it).")] = "local",
     n: Annotated[int, typer.Option("-n", min=1, help="How many.")] = 10,
     genre: Annotated[str | None, typer.Option("--genre", help="Only this genre (tag, else prediction).")] = None,
     language: Annotated[str | None, typer.Option("--language", help="Only this language (tag, else prediction).")] = None,
-    track_type: Annotated[str, typer.Option("--track-type", callback=_track_type_name,
-                                            help="full (0), vocals (1) or accompaniment (2).")] = "full",
+    track_type: Annotated[str, typer.Option("--track-type", help="full (0), vocals (1) or accompaniment (2).")] = "full",
     boost: Annotated[bool, typer.Option("--boost", help="Boost matching genre/language instead of restricting to it.")] = False,
     db: DbOption = None,
     as_json: JsonOption = False,

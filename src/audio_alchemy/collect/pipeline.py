@@ -314,7 +314,7 @@ def collect(
         s = by_item[job["i"]]
         tags = song_tags(s)
         tags.update(source_url=got["source_url"], source_title=got["source_title"])
-        summary = import_paths(lib, [got["wav"]], workers=0, progress=False, tags=tags)
+        summary = import_paths(lib, [got["wav"]], workers=0, progress=False, tags=tags, exclusive=False)
         if not summary.track_ids:
             _fail(s, job, RuntimeError("; ".join(summary.errors) or "import failed"))
             return

@@ -7,7 +7,7 @@
 
 from .db import LIKERT_SCALES, TRACK_TYPES, FileRow, Library, Track, display_path, no_singing
 from .importer import ImportSummary, import_paths, scan
-from .run_lock import RunInProgress
+from .run_lock import RunInProgress, RunLockError
 
 __all__ = ["LIKERT_SCALES", "TRACK_TYPES", "FileRow", "ImportSummary", "Library", "Track", "display_path", "import_paths",
-           "no_singing", "RunInProgress", "scan"]
+           "no_singing", "RunInProgress", "RunLockError", "scan"]

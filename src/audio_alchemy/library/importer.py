@@ -195,9 +195,16 @@ def import_paths(
     scheduler: str | None = None,
     progress: bool = True,
     tags: dict[str, Any] | None = None,
+    exclusive: bool = True,
 ) -> ImportSummary:
-    """Import files and folders; resumable and idempotent. Bad files get an error row and the batch goes on."""
-    with lib.exclusive(STAGE):  # two imports at once would decode the same new files twice
+    """Import files and folders; resumable and idempotent. Bad files get an error row and the batch goes on.
+
+    ``exclusive``: hold the library's ``import`` lock (two imports at once would decode the same new files twice);
+    False for a caller importing files only it knows of (``collect``, its fresh downloads), which must not wait for
+    or be refused by a long import of other folders."""
+    if not exclusive:
+        return _import_paths(lib, paths, copy, workers, scheduler, progress, tags)
+    with lib.exclusive(STAGE):
         return _import_paths(lib, paths, copy, workers, scheduler, progress, tags)
 
 

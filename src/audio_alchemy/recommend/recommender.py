@@ -66,13 +66,12 @@ class Filters:
 
     def track_type_code(self) -> int | None:
         t = self.track_type
-        if t is None or isinstance(t, int):
-            return t
-        if str(t).isdigit():
-            return int(t)
-        code = TRACK_TYPE_NAMES.get(str(t).lower())
-        if code is None:
-            raise ValueError(f"unknown track type {t!r}; use one of {sorted(TRACK_TYPE_NAMES)}")
+        if t is None:
+            return None
+        text = str(t).strip().lower()
+        code = int(text) if text.isdigit() and len(text) < 3 else TRACK_TYPE_NAMES.get(text)
+        if code not in (0, 1, 2):
+            raise ValueError(f"unknown track type {t!r}; use 0, 1, 2 or one of {sorted(TRACK_TYPE_NAMES)}")
         return code
 
     def matches(self, meta: dict | None) -> tuple[bool, list[str]]:

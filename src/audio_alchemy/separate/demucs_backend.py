@@ -33,6 +33,7 @@ from audio_alchemy import config
 from .base import SeparationError, Separator, WeightsNotFound
 
 DEMUCS_MODELS = ("htdemucs", "htdemucs_ft", "htdemucs_6s", "hdemucs_mmi", "mdx", "mdx_extra", "mdx_q", "mdx_extra_q")
+STORE_MODELS = ("htdemucs", "htdemucs_ft", "mdx_extra")  # the ones `alchemy models` knows (models/store.py)
 MODEL_DIR_ENV = "AUDIO_ALCHEMY_DEMUCS_DIR"
 STORE_DIR_ENV = "AUDIO_ALCHEMY_MODEL_DIR"  # the model store's folder for every model (audio_alchemy.models.store)
 
@@ -93,8 +94,9 @@ def how_to_get_weights(name: str, model_dir: Path | None = None) -> str:
     lines.append(f"     and pass --model-dir {target} (or set {MODEL_DIR_ENV}={target});")
     lines.append(f"  2) the Hugging Face cache: `hf download {repo} {hf_files}` (huggingface_hub), then copy "
                  f"{_hf_cache_dir()} to this machine;")
-    lines.append(f"  3) or copy either set of files into one folder here and run `alchemy models fetch {name} "
-                 "--offline-dir FOLDER`: it checks them and installs them where every command looks.")
+    if name in STORE_MODELS:
+        lines.append(f"  3) or copy either set of files into one folder here and run `alchemy models fetch {name} "
+                     "--offline-dir FOLDER`: it checks them and installs them where every command looks.")
     lines.append("Without Demucs weights `--model auto` uses Spleeter when it is installed, else the offline "
                  "mask network (masknet).")
     return "\n".join(lines)
@@ -183,11 +185,36 @@ def _cache_folders(name: str) -> list[Path]:
 def _find(name: str, model_dir: str | Path | None) -> tuple[dict | None, list[Path]] | None:
     """The first folder holding every weight of ``name`` (:func:`_folders`, then the caches unless ``model_dir``)."""
     explicit = Path(model_dir).expanduser() if model_dir else None
-    for d in _folders(name, explicit) + ([] if explicit else _cache_folders(name)):
+    for d in _folders(name, explicit):
+        found = _weights_in(name, d)
+        if found is not None:
+            return found
+    for d in [] if explicit else _cache_folders(name):  # only now: looking there imports torch (~1 s)
         found = _weights_in(name, d)
         if found is not None:
             return found
     return None
+
+
+def _incomplete(name: str, model_dir: Path | None) -> list[str]:
+    """Why the folders that hold a ``<name>.yaml`` of their own are not usable (the signatures it lists that have
+    no weight file there): a user who copied files by hand learns what is missing."""
+    notes = []
+    for d in _folders(name, model_dir):
+        y = d / f"{name}.yaml"
+        if not y.is_file():
+            continue
+        try:
+            sigs = _bag_spec(y)["models"]
+        except Exception as exc:  # noqa: BLE001 - reported, not raised: the lookup goes on
+            notes.append(f"{y}: unreadable ({exc})")
+            continue
+        have = {p.name.split("-", 1)[0] for p in d.glob("*-*.th")} | {p.stem for p in d.glob("*.safetensors")}
+        missing = [s for s in sigs if s not in have]
+        if missing:
+            notes.append(f"{y} lists {', '.join(missing)}, but {d} has no "
+                         + " / ".join(f"{s}.safetensors or {s}-<sha8>.th" for s in missing))
+    return notes
 
 
 def load_demucs(name: str = "htdemucs", model_dir: str | Path | None = None):
@@ -201,7 +228,8 @@ def load_demucs(name: str = "htdemucs", model_dir: str | Path | None = None):
             return _eval(_load_weights(*found))
     except Exception as exc:  # corrupt file, checksum mismatch, wrong class...
         raise SeparationError(f"cannot load Demucs model '{name}': {exc}") from exc
-    raise DemucsWeightsNotFound(how_to_get_weights(name, explicit))
+    found_but = "".join(f"\nFound but incomplete: {n}" for n in _incomplete(name, explicit))
+    raise DemucsWeightsNotFound(how_to_get_weights(name, explicit) + found_but)
 
 
 def demucs_available(name: str = "htdemucs", model_dir: str | Path | None = None) -> bool:

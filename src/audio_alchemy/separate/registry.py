@@ -51,6 +51,7 @@ def get_separator(name: str = "auto", model_dir: str | Path | None = None, devic
         from .offline import HpssVocalSeparator
 
         return HpssVocalSeparator()
-    if key in DEMUCS_MODELS or (model_dir is not None and Path(model_dir, f"{key}.yaml").is_file()):
+    if key in DEMUCS_MODELS or (model_dir is not None and (Path(model_dir, f"{key}.yaml").is_file()
+                                                           or Path(model_dir, key, f"{key}.yaml").is_file())):
         return DemucsSeparator(key, model_dir=model_dir, device=device, **kwargs)
     raise SeparationError(f"unknown separator {name!r}; choose one of {', '.join(available_separators())}")
