@@ -278,4 +278,7 @@ def test_ctrl_c_while_the_command_line_loads_prints_no_traceback(tmp_path):
         time.sleep(delay)
         p.send_signal(signal.SIGINT)
         _, err = p.communicate(timeout=60)
-        assert "Traceback" not in err, f"SIGINT after {delay} s:\n{err}"
+        # the window this covers: loading our command modules, Typer and click (the interpreter's own start-up,
+        # before any of our code, can still be hit on a loaded machine: such a traceback names none of them)
+        ours = any(k in err for k in ("audio_alchemy", "typer", "click"))
+        assert not ("Traceback" in err and ours), f"SIGINT after {delay} s:\n{err}"
