@@ -117,3 +117,44 @@ def test_features_to_parquet_then_merge_equals_direct_features(corpus, tmp_path)
     got, want = snapshot(merged), snapshot(direct)
     assert got["features"] == want["features"] and len(got["features"]) > 0
     assert [e[:3] for e in got["errors"]] == [e[:3] for e in want["errors"]]
+
+
+def test_non_utf8_names_damaged_parts_and_folders_that_are_not_datasets(tmp_path):
+    """A non-UTF-8 file name is written and read back as the same str (it used to fail the whole part, losing every
+    result in it); a damaged part file stops the merge with one error naming it, before anything is stored; a folder
+    that is not a results dataset, a stage it does not hold, and a file given as the dataset are refused."""
+    import os
+
+    from typer.testing import CliRunner
+
+    from audio_alchemy.cli.main import app
+    from audio_alchemy.jobs.parquet_sink import BadResults
+
+    odd = os.fsdecode(b"/music/caf\xe9.ogg")
+    with ParquetSink(tmp_path / "ds", "demo") as sink:
+        sink.add(odd, True, {"path": odd})
+        sink.add("/music/ok.ogg", True, {"path": "ok"})
+        sink.add_error(odd, ValueError("no audio"))
+    rows = list(read_rows(tmp_path / "ds"))
+    assert [r["item"] for r in rows] == [odd, "/music/ok.ogg", odd]
+    assert loads(rows[0]["payload"]) == {"path": odd} and odd in rows[2]["message"]
+
+    db = tmp_path / "lib.sqlite"
+    Library.open(db).close()
+    bad = tmp_path / "ds" / "stage=demo" / "part-zzz-00009.parquet"
+    bad.write_bytes(b"garbage")
+    with Library.open(db) as lib, pytest.raises(BadResults, match="part-zzz-00009"):
+        merge_results(lib, tmp_path / "ds")
+    with pytest.raises(BadResults, match="part-zzz-00009"):
+        run_to_parquet(["a"], str.upper, tmp_path / "ds", "demo", workers=0, progress=False)
+
+    runner = CliRunner()
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "a.wav").write_bytes(b"x")
+    for args, says in ((["import-results", str(tmp_path / "plain")], "is not a results dataset"),
+                       (["import-results", str(tmp_path / "ds"), "--stage", "bogus"], "has no stage bogus"),
+                       (["identify", str(tmp_path / "plain"), "--out", f"parquet://{tmp_path / 'plain' / 'a.wav'}"],
+                        "is a file")):
+        r = runner.invoke(app, [*args, "--db", str(tmp_path / "new.sqlite")] if args[0] == "import-results" else args)
+        assert r.exit_code == 1 and says in " ".join(r.output.split()), (args, r.output)
+    assert not (tmp_path / "new.sqlite").exists()

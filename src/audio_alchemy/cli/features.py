@@ -35,7 +35,7 @@ def features_cmd(
         _one_file(file, feature_set, images, Path(out) if out else None, track_type, as_json)
         return
     from ..features.batch import run_features
-    from ..jobs.parquet_sink import parse_out
+    from ..jobs.parquet_sink import BadResults, parse_out
 
     try:
         root = parse_out(out)
@@ -47,7 +47,7 @@ def features_cmd(
                              progress=not as_json, force=force, out=out)
         except KeyboardInterrupt:
             interrupted()
-        except SchedulerUnavailable as exc:
+        except (SchedulerUnavailable, BadResults) as exc:
             fail(str(exc))
         if as_json:
             print_json({"feature_set": feature_set, "total": s.total, "done": s.done, "failed": s.failed,

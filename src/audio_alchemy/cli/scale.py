@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from ..jobs import SchedulerUnavailable
-from ..jobs.parquet_sink import parse_out, run_to_parquet
+from ..jobs.parquet_sink import BadResults, dataset_stages, parse_out, run_to_parquet
 from ..library.results_import import merge_results
 from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, fail, interrupted, open_library
 
@@ -47,7 +47,7 @@ def identify_cmd(
                                     workers=workers, scheduler=scheduler)
     except KeyboardInterrupt:
         interrupted()
-    except SchedulerUnavailable as exc:
+    except (SchedulerUnavailable, BadResults) as exc:
         fail(str(exc))
     console.print(f"identified [bold]{s.done}[/bold] file(s), [{'red' if s.failed else 'green'}]{s.failed} error(s)[/], "
                   f"{skipped} already in {root}. Merge with: alchemy import-results {root}")
@@ -59,10 +59,14 @@ def import_results_cmd(
     stage: Annotated[list[str] | None, typer.Option("--stage", help="Only these stages (import, features = every features:<set>, features:seed, ...).")] = None,
 ) -> None:
     """Merge a Parquet results dataset into the library (idempotent: merging twice stores the same results again; only their timestamps change)."""
+    try:
+        dataset_stages(directory, stage or None)  # before a library is created for it
+    except (FileNotFoundError, BadResults) as exc:
+        fail(str(exc))
     with open_library(db) as lib:
         try:
             s = merge_results(lib, directory, stages=stage or None)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, BadResults) as exc:
             fail(str(exc))
         except KeyboardInterrupt:
             interrupted()

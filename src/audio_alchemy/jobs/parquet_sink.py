@@ -38,6 +38,29 @@ def parse_out(out: str | os.PathLike | None) -> Path | None:
     return Path(rest).expanduser()
 
 
+class BadResults(ValueError):
+    """A results dataset that cannot be used: not a folder, or a part file that is not readable Parquet."""
+
+
+_ESCAPED = "\x00json:"  # marks a column value stored as JSON: a str that UTF-8 cannot hold (a non-UTF-8 file name)
+
+
+def _column_text(s: str | None) -> str | None:
+    """``s`` as Parquet can store it (UTF-8): unchanged, or JSON-escaped when it holds lone surrogates (the str
+    ``os.fsdecode`` makes of a non-UTF-8 file name); :func:`_column_value` restores the same str."""
+    if s is None:
+        return None
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return _ESCAPED + json.dumps(s)
+
+
+def _column_value(s: str | None) -> str | None:
+    return json.loads(s[len(_ESCAPED):]) if s and s.startswith(_ESCAPED) else s
+
+
 def _default(o: Any) -> Any:
     if isinstance(o, (bytes, bytearray, memoryview)):
         return {"__b64__": base64.b64encode(bytes(o)).decode("ascii")}
@@ -51,8 +74,14 @@ def _hook(d: dict[str, Any]) -> Any:
 
 
 def dumps(payload: Any) -> str:
-    """JSON text of a result (bytes base64-tagged, numpy via ``tolist``, NaN refused)."""
-    return json.dumps(payload, default=_default, allow_nan=False, ensure_ascii=False)
+    """JSON text of a result (bytes base64-tagged, numpy via ``tolist``, NaN refused; a str UTF-8 cannot hold, such
+    as a non-UTF-8 file name, is written with ``\\u`` escapes that ``loads`` turns back into the same str)."""
+    text = json.dumps(payload, default=_default, allow_nan=False, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return json.dumps(payload, default=_default, allow_nan=False, ensure_ascii=True)
 
 
 def loads(text: str | None) -> Any:
@@ -73,6 +102,8 @@ class ParquetSink:
         if not stage or "/" in stage or "=" in stage:
             raise ValueError(f"bad stage name {stage!r}")
         self.root = Path(root)
+        if self.root.exists() and not self.root.is_dir():
+            raise BadResults(f"{self.root}: is a file; a results dataset is a folder (parquet://DIR)")
         self.stage = stage
         self.rows_per_part = max(int(rows_per_part), 1)
         self.max_seconds = max_seconds  # a part is also cut after this long, bounding the work a crash loses
@@ -86,8 +117,8 @@ class ParquetSink:
 
     def add(self, item: str, ok: bool, payload: Any = None, kind: str | None = None, message: str | None = None) -> None:
         """Queue one outcome; a full buffer is flushed to a new part file."""
-        self._rows.append({"item": str(item), "ok": bool(ok), "kind": kind, "message": message,
-                           "payload": dumps(payload) if ok else None})
+        self._rows.append({"item": _column_text(str(item)), "ok": bool(ok), "kind": _column_text(kind),
+                           "message": _column_text(message), "payload": dumps(payload) if ok else None})
         if len(self._rows) >= self.rows_per_part or time.monotonic() - self._since >= self.max_seconds:
             self.flush()
 
@@ -138,13 +169,57 @@ def part_files(root: str | os.PathLike, stage: str | None = None) -> list[Path]:
 
 def read_rows(root: str | os.PathLike, stage: str | None = None, columns: list[str] | None = None) -> Iterator[dict[str, Any]]:
     """Every row of the dataset (``stage`` added from the folder name), one part file in memory at a time."""
-    import pyarrow.parquet as pq
-
     for p in part_files(root, stage):
         st = p.parent.name.split("=", 1)[1]
-        for row in pq.read_table(p, columns=columns).to_pylist():
+        for row in _read_part(p, columns).to_pylist():
             row["stage"] = st
+            for col in ("item", "kind", "message"):
+                if col in row:
+                    row[col] = _column_value(row[col])
             yield row
+
+
+def _read_part(path: Path, columns: list[str] | None = None):
+    """One part file as a table; :class:`BadResults` naming it when it is not readable Parquet (parts are written
+    whole and renamed, so this is damage from outside: a copy cut short, a stray file)."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.read_table(path, columns=columns)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ... for a damaged file
+        raise BadResults(f"{path}: not a readable Parquet part ({' '.join(str(exc).split())[:200]}); move it out of "
+                         "the dataset (its items are then computed again by a re-run)") from None
+
+
+def dataset_stages(root: str | os.PathLike, stages: list[str] | None = None) -> list[str]:
+    """The stages of the dataset at ``root`` that ``stages`` selects ("features" selects every "features:<set>");
+    FileNotFoundError / :class:`BadResults` when it is not a results dataset or holds none of them."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"no results dataset at {root}")
+    present = sorted(p.name.split("=", 1)[1] for p in root.glob("stage=*") if p.is_dir())
+    if not present:
+        raise BadResults(f"{root} is not a results dataset (no stage=<name> folders; write one with "
+                         "`alchemy features --out parquet://DIR` or `alchemy identify ... --out parquet://DIR`)")
+    wanted = [st for st in present if not stages or st in stages or st.split(":", 1)[0] in stages]
+    if not wanted:
+        raise BadResults(f"{root} has no stage {', '.join(stages or [])}; it holds {', '.join(present)}")
+    return wanted
+
+
+def check_parts(root: str | os.PathLike, stage: str | None = None) -> int:
+    """Read every part's footer (cheap); :class:`BadResults` on the first damaged one, before anything is merged.
+    Returns the number of parts."""
+    import pyarrow.parquet as pq
+
+    parts = part_files(root, stage)
+    for p in parts:
+        try:
+            pq.read_metadata(p)
+        except Exception as exc:  # noqa: BLE001
+            raise BadResults(f"{p}: not a readable Parquet part ({' '.join(str(exc).split())[:200]}); move it out "
+                             "of the dataset, then merge again") from None
+    return len(parts)
 
 
 # -- producing: any jobs.run batch, results to Parquet ---------------------------------------------------------------
@@ -173,4 +248,5 @@ def run_to_parquet(
     return summary, len(items) - len(todo)
 
 
-__all__ = ["ParquetSink", "dumps", "loads", "parse_out", "part_files", "read_rows", "run_to_parquet"]
+__all__ = ["BadResults", "ParquetSink", "check_parts", "dataset_stages", "dumps", "loads", "parse_out", "part_files", "read_rows",
+           "run_to_parquet"]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..jobs.parquet_sink import loads, read_rows
+from ..jobs.parquet_sink import check_parts, dataset_stages, loads, read_rows
 from .db import Library
 from .importer import store
 
@@ -58,13 +58,12 @@ def merge_results(lib: Library, root: str | os.PathLike, stages: list[str] | Non
     directly), failed rows become error rows; a row that cannot be merged is recorded as a ``merge`` error.
     """
     root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"no results dataset at {root}")
+    wanted = dataset_stages(root, stages)
+    for st in wanted:
+        check_parts(root, st)  # a damaged part stops the merge before anything is written
     summary = MergeSummary()
-    for row in read_rows(root):
+    for row in (r for st in wanted for r in read_rows(root, st)):
         st = row["stage"]
-        if stages and st not in stages and st.split(":", 1)[0] not in stages:  # "features" selects "features:seed"
-            continue
         handler = HANDLERS.get(st) or HANDLERS.get(st.split(":", 1)[0])  # "features:seed" -> "features"
         if handler is None:
             summary.skipped.append(f"{row['item']}: no merge handler for stage {st!r}")
@@ -77,6 +76,7 @@ def merge_results(lib: Library, root: str | os.PathLike, stages: list[str] | Non
                 summary.skipped.append(f"{row['item']}: {exc}")
                 continue
             lib.clear_error(st, row["item"])
+            lib.clear_error("merge", f"{st}:{row['item']}")  # it could not be merged before (its track was missing)
             summary.stored[st] = summary.stored.get(st, 0) + 1
         else:
             lib.record_error(st, row["item"], row["kind"] or "error", row["message"] or row["item"])
