@@ -167,6 +167,34 @@ def test_cli_evaluate_writes_report_with_baseline_and_grouped_folds(toy_set, tmp
     assert "majority" in html and (rep / "comparison.png").exists() and (rep / "learning_curve.png").exists()
 
 
+def test_cli_evaluate_drops_repeated_rows_names_skipped_files_and_reports_what_it_scored(toy_set, tmp_path):
+    """A file listed twice would be trained and tested on at once (inflating the scores): one row is kept and a
+    note says so; an unreadable file is named; the report's n and fold count are the ones used; one readable class
+    is a one-line error, not a traceback."""
+    from audio_alchemy.cli.main import app
+
+    rows = toy_set.read_text().splitlines()
+    dup = toy_set.with_name("dup.csv")
+    dup.write_text("\n".join(rows + rows[1:] + ["audio/missing.wav,tone,x"]) + "\n")
+    rep = tmp_path / "rep"
+    r = CliRunner().invoke(app, ["evaluate", "genre", "--labels", str(dup), "--model", "mfcc-knn", "--report", str(rep),
+                                 "--no-learning-curve", "--splits", "5"])
+    out = " ".join(r.output.split())
+    assert r.exit_code == 0, r.output
+    assert "8 repeated row(s) of the same file dropped" in out and "skipped" in out and "missing.wav" in out
+    res = json.loads((rep / "results.json").read_text())
+    assert res["n"] == 8 and res["n_splits"] == 4  # 4 clips per class: 4 folds, not the 5 asked for
+    conflict = toy_set.with_name("conflict.csv")
+    conflict.write_text("\n".join(rows + [rows[1].replace(",tone,", ",noise,")]) + "\n")
+    r = CliRunner().invoke(app, ["evaluate", "genre", "--labels", str(conflict), "--report", str(tmp_path / "r2")])
+    assert r.exit_code == 1 and "different genre labels" in " ".join(r.output.split()), r.output
+    one = toy_set.with_name("one.csv")
+    one.write_text("\n".join([rows[0]] + [x for x in rows[1:] if ",tone," in x]) + "\n")
+    r = CliRunner().invoke(app, ["evaluate", "genre", "--labels", str(one), "--model", "mfcc-knn", "--report",
+                                 str(tmp_path / "r3"), "--no-learning-curve"])
+    assert r.exit_code == 1 and "need at least two classes" in " ".join(r.output.split()), r.output
+
+
 def test_cli_bad_inputs_and_options_fail_before_work(toy_set, tmp_path):
     """Silent and blip files get an error each, not a confident label; --splits 1 and an --out that is a file are
     refused up front; an unreadable labels CSV is named."""

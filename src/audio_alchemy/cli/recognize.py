@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from .common import (DbOption, check_out_dir, console, error_line, esc, exit_if_nothing_done, fail, interrupted,
+from .common import (DbOption, check_out_dir, console, err_console, error_line, esc, exit_if_nothing_done, fail, interrupted,
                      open_library, print_errors, print_json)
 
 TASKS = ("genre", "language")
@@ -52,9 +52,12 @@ def _load_set(labels: Path | None, task: str, target: str | None, group_by: str 
     if labels is None:
         fail("pass --labels CSV (or --from-library)")
     try:
-        return from_csv(labels, target=target, group_by=group_by, task=task)
+        data = from_csv(labels, target=target, group_by=group_by, task=task)
     except ValueError as exc:
         fail(str(exc))
+    for note in data.notes:
+        err_console.print(f"[yellow]note:[/yellow] {esc(note)}", highlight=False)
+    return data
 
 
 def train_cmd(
@@ -224,9 +227,12 @@ def evaluate_cmd(
         others = sorted(set(model_registry()) - set(names))
         console.print(f"'all': {len(names)} models ({', '.join(names)}); not included, give them by name: "
                       f"{', '.join(others)}", highlight=False)
-    res = evaluate_models(data, names, n_splits=splits, repeats=repeats, seed=seed,
-                          learning_curve_model=names[0] if learning_curve else None,
-                          log=lambda s: console.print(s, highlight=False))
+    try:
+        res = evaluate_models(data, names, n_splits=splits, repeats=repeats, seed=seed,
+                              learning_curve_model=names[0] if learning_curve else None,
+                              log=lambda s: console.print(s, highlight=False))
+    except ValueError as exc:
+        fail(str(exc))
     res["task"] = task
     html = write_report(res, report, title=f"{task} recognition: {labels or 'library'}")
     console.print(f"report: {html}", highlight=False)

@@ -6,6 +6,7 @@ A protocol is chosen from the data: when any group holds more than one example, 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -54,7 +55,9 @@ def folds(y, groups=None, n_splits: int = 5, repeats: int = 1, seed: int = 0) ->
             out.extend(cv.split(np.zeros(len(y)), y, np.asarray(groups)))
         else:
             cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
-            out.extend(cv.split(np.zeros(len(y)), y))
+            with warnings.catch_warnings():  # a one-example class is tested once and never trained on: not worth a warning per run
+                warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+                out.extend(cv.split(np.zeros(len(y)), y))
     if grouped:
         check_group_folds(out, groups)
     return out

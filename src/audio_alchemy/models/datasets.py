@@ -6,6 +6,7 @@ can keep a group on one side of every split.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +29,7 @@ class LabeledSet:
     group_by: str | None = None
     meta: pd.DataFrame = field(default_factory=pd.DataFrame)
     track_ids: list[int] | None = None
+    notes: list[str] = field(default_factory=list)  # what reading the labels changed (duplicate rows dropped...)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -76,8 +78,22 @@ def from_csv(csv: str | Path, target: str | None = None, group_by: str | None = 
         raise ValueError(f"{csv}: group column {group_by!r} not found")
     base = csv.parent
     paths = [Path(p) if Path(p).is_absolute() else base / p for p in df["path"].astype(str)]
+    # one file listed twice would sit in a training fold and a test fold at once and inflate every score
+    key = pd.Series([os.path.normpath(str(p)) for p in paths])
+    labels = df[target].astype(str)
+    conflicting = key[key.duplicated(keep=False)].groupby(key).apply(lambda k: labels[k.index].nunique() > 1)
+    if conflicting.any():
+        bad = conflicting[conflicting].index[0]
+        raise ValueError(f"{csv}: {bad} is listed with different {target} labels "
+                         f"({', '.join(sorted(labels[key == bad].unique()))}); keep one row per file")
+    dup = key.duplicated().to_numpy()
+    notes = [f"{csv}: {int(dup.sum())} repeated row(s) of the same file dropped (one row per file, so no file is "
+             "in a training and a test fold at once)"] if dup.any() else []
+    keep = ~dup
+    df = df[keep].reset_index(drop=True)
+    paths = [p for p, k in zip(paths, keep, strict=True) if k]
     groups = df[group_by].astype(str).to_numpy() if group_by else None
-    return LabeledSet(paths, df[target].astype(str).to_numpy(), groups, target, group_by, df)
+    return LabeledSet(paths, df[target].astype(str).to_numpy(), groups, target, group_by, df, notes=notes)
 
 
 def from_library(lib, target: str = "genre", track_type: int = 0, group_by: str | None = "artist",

@@ -42,15 +42,20 @@ def evaluate_models(data: LabeledSet, models: Sequence[str], n_splits: int = 5, 
         key = mdef.spec.key()
         if key not in feats:
             t = time.perf_counter()
-            feats[key] = extract(data, mdef.spec, use_cache=use_cache)
+            feats[key] = extract(data, mdef.spec, use_cache=use_cache,
+                                 on_error=lambda path, exc: log(f"skipped {path}: {' '.join(str(exc).split())}"))
             log(f"features {mdef.spec.kind}{' ' + str(mdef.spec.params) if mdef.spec.params else ''}: "
                 f"{time.perf_counter() - t:.1f}s")
         mats, keep = feats[key]
         y = data.labels[keep]
+        if len(np.unique(y)) < 2:
+            raise ValueError(f"need at least two classes with readable audio to cross-validate; got "
+                             f"{len(y)} readable example(s) of {', '.join(np.unique(y)) or 'no class'}")
         groups = None if data.groups is None else data.groups[keep]
         unit = groups if cv.groups_recur(groups) else np.arange(len(y))
         splits = cv.folds(y, groups, n_splits=n_splits, repeats=repeats, seed=seed)
         k = len(splits) // repeats
+        results["n"], results["n_splits"] = int(len(y)), k  # what was evaluated (fewer folds when a class is small)
         t0 = time.perf_counter()
         per_repeat, preds, probas, base_pred = [], [], [], []
         for r in range(repeats):
