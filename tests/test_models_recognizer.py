@@ -195,6 +195,31 @@ def test_cli_evaluate_drops_repeated_rows_names_skipped_files_and_reports_what_i
     assert r.exit_code == 1 and "need at least two classes" in " ".join(r.output.split()), r.output
 
 
+def test_cli_a_damaged_model_directory_is_named_and_an_unknown_separator_refused(toy_set, tmp_path):
+    """A cut-short estimator file, a model.json without its keys or not JSON: one line naming the file (a bare
+    "Aborted." or a traceback before); `--separate bogus` is refused, not ignored."""
+    import shutil
+
+    from audio_alchemy.cli.main import app
+
+    runner = CliRunner()
+    model = tmp_path / "model"
+    assert runner.invoke(app, ["train", "genre", "--labels", str(toy_set), "--out", str(model),
+                               "--model", "mfcc-logreg"]).exit_code == 0
+    song = toy_set.parent / "audio" / "tone0.wav"
+    for name, damage, says in (("cut", lambda d: (d / "estimator.joblib").write_bytes((d / "estimator.joblib").read_bytes()[:100]),
+                                "estimator.joblib: corrupt model file"),
+                               ("nokeys", lambda d: (d / "model.json").write_text("{}"), "model.json: lacks task"),
+                               ("nojson", lambda d: (d / "model.json").write_text("{oops"), "model.json: not valid JSON")):
+        broken = tmp_path / name
+        shutil.copytree(model, broken)
+        damage(broken)
+        r = runner.invoke(app, ["predict", "--model", str(broken), str(song)])
+        assert r.exit_code == 1 and says.replace(" ", "") in "".join(r.output.split()), (name, r.output)  # wrapped
+    r = runner.invoke(app, ["predict", "--model", str(model), "--separate", "bogus", str(song)])
+    assert r.exit_code == 2 and "bogus" in r.output
+
+
 def test_cli_bad_inputs_and_options_fail_before_work(toy_set, tmp_path):
     """Silent and blip files get an error each, not a confident label; --splits 1 and an --out that is a file are
     refused up front; an unreadable labels CSV is named."""

@@ -33,8 +33,20 @@ GroupOpt = Annotated[str | None, typer.Option("--group-by", help="Column whose v
 
 
 ModelDirOpt = Annotated[Path | None, typer.Option("--model-dir", help="Folder with pretrained weights (offline use).")]
+def _check_separate(value: str | None) -> str | None:
+    """``--separate``: auto, none or a separator name (an unknown one used to fall back to the mix silently)."""
+    if value is None or value in ("auto", "none"):
+        return value
+    from ..separate import available_separators
+    from ..separate.registry import ALIASES
+
+    if value not in available_separators() and value not in ALIASES:
+        raise typer.BadParameter(f"{value!r}: use auto, none or one of {', '.join(available_separators())}")
+    return value
+
+
 SeparateOpt = Annotated[str | None, typer.Option(
-    "--separate", help="Whisper language model input: auto (Demucs vocal stem when its weights are present, else "
+    "--separate", callback=_check_separate, help="Whisper language model input: auto (Demucs vocal stem when its weights are present, else "
     "the mix: the offline separator measured worse, see docs/models.md), none (the mix), or a separator name "
     "(spleeter, masknet, htdemucs). Default: auto for training, the model's stored setting for predict.")]
 

@@ -239,16 +239,38 @@ class Recognizer:
         if not meta_path.exists():
             raise FileNotFoundError(f"{path}: not a model directory (no model.json)")
         raw = meta_path.read_bytes()
-        meta = json.loads(raw)
+        try:
+            meta = json.loads(raw)
+        except ValueError as exc:
+            raise ValueError(f"{meta_path}: not valid JSON ({exc}); the model directory is damaged") from None
+        if not isinstance(meta, dict):
+            raise ValueError(f"{meta_path}: not a model description; the model directory is damaged")
         if "kind" in meta:  # e.g. "whisper_language": not a Recognizer directory
             raise ValueError(f"{path} is a {meta['kind']} model: load it with audio_alchemy.models.load_model")
         if meta.get("format", 0) > FORMAT_VERSION:
             raise ValueError(f"{path}: model format {meta['format']} is newer than this toolkit ({FORMAT_VERSION})")
-        est = joblib.load(path / "estimator.joblib")
+        missing = [k for k in ("task", "model", "features", "labels") if k not in meta]
+        if missing:
+            raise ValueError(f"{meta_path}: lacks {', '.join(missing)}; the model directory is damaged")
+        est = load_joblib(path / "estimator.joblib")
         info = {k: v for k, v in meta.items() if k not in ("format", "task", "model", "features", "labels")}
         rec = cls(meta["task"], meta["model"], FeatureSpec.from_dict(meta["features"]), est, list(meta["labels"]), info)
         rec.model_id = model_id(meta["model"], raw)
         return rec
+
+
+def load_joblib(path: Path):
+    """A fitted estimator saved by joblib; :class:`ValueError` naming the file when it is missing or damaged (joblib
+    raises EOFError, UnpicklingError, ... which the command line would otherwise turn into a bare "Aborted")."""
+    import joblib
+
+    try:
+        return joblib.load(path)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: missing; the model directory is incomplete") from None
+    except Exception as exc:  # noqa: BLE001 - any unpickling failure is a damaged file
+        raise ValueError(f"{path}: corrupt model file ({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); "
+                         "train the model again or restore the file") from None
 
 
 def load_model(path: str | Path, model_dir: str | Path | None = None, separate: str | None = None):

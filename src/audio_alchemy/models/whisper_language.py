@@ -550,7 +550,7 @@ def load_language_model(path: str | Path, model_dir: str | Path | None = None,
                         separate: str | None = None) -> WhisperLanguageDetector:
     """Load a model directory written by ``save_language_model``; ``model_dir`` points at Whisper weights (and
     Demucs weights); ``separate`` overrides the stored input setting (e.g. ``"none"``)."""
-    import joblib
+    from .recognizer import load_joblib
 
     p = Path(path)
     try:
@@ -562,7 +562,7 @@ def load_language_model(path: str | Path, model_dir: str | Path | None = None,
     if meta.get("kind") != KIND:
         what = f"a {meta['task']} model ({meta.get('model', '?')})" if meta.get("task") else "another kind of model"
         raise ValueError(f"{p} is {what}, not a Whisper language model; `alchemy predict --model {p}` uses it")
-    head = joblib.load(p / meta["head"]) if meta.get("head") else None
+    head = load_joblib(p / meta["head"]) if meta.get("head") else None
     det = WhisperLanguageDetector(
         size=meta.get("whisper", "base"), model_dir=model_dir, languages=meta.get("languages"),
         compute_type=meta.get("compute_type", "int8"), max_windows=meta.get("max_windows", 3),
