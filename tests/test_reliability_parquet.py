@@ -158,3 +158,8 @@ def test_non_utf8_names_damaged_parts_and_folders_that_are_not_datasets(tmp_path
         r = runner.invoke(app, [*args, "--db", str(tmp_path / "new.sqlite")] if args[0] == "import-results" else args)
         assert r.exit_code == 1 and says in " ".join(r.output.split()), (args, r.output)
     assert not (tmp_path / "new.sqlite").exists()
+    # every file failing is exit 1, as for `alchemy import`; a missing path counts as an error
+    (tmp_path / "bad.mp3").write_bytes(b"not audio at all")
+    r = runner.invoke(app, ["identify", str(tmp_path / "bad.mp3"), str(tmp_path / "nope.wav"), "-w", "0",
+                            "--out", f"parquet://{tmp_path / 'idbad'}"])
+    assert r.exit_code == 1 and "2 error(s)" in r.output, r.output

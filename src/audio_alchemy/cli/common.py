@@ -72,10 +72,10 @@ def _why(path: Path, exc: Exception) -> str:
     return str(exc)
 
 
-def check_out_dir(out: Path) -> None:
+def check_out_dir(out: Path, option: str = "--out") -> None:
     """A model/report folder to write: refuse an existing file before any work is done."""
     if out.exists() and not out.is_dir():
-        fail(f"--out {out}: is a file; a folder is written there")
+        fail(f"{option} {out}: is a file; a folder is written there")
 
 
 def fail(message: str, code: int = 1) -> None:

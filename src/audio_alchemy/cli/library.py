@@ -154,6 +154,9 @@ def export_cmd(
     out = out if out is not None else Path(f"library.{fmt}")
     if out.is_dir():
         fail(f"{out} is a folder: give a file name, e.g. -o {out / ('library.' + fmt)}")
+    blocking = next((p for p in out.absolute().parents if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():  # mkdir would say only "File exists"
+        fail(f"cannot write {out}: {blocking} is a file, not a folder")
     with open_library(db, create=False, write=False) as lib:
         try:
             n = export_library(lib, fmt, out)

@@ -223,7 +223,7 @@ def evaluate_cmd(
     db: DbOption = None,
 ) -> None:
     """Cross-validate models (grouped folds when groups recur) and write an HTML + JSON report."""
-    check_out_dir(report)
+    check_out_dir(report, "--report")
     from ..models.evaluate import evaluate_models
     from ..models.recognizer import get_model, model_registry
     from ..models.report import write_report

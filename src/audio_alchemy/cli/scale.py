@@ -15,7 +15,8 @@ import typer
 from ..jobs import SchedulerUnavailable
 from ..jobs.parquet_sink import BadResults, dataset_stages, parse_out, run_to_parquet
 from ..library.results_import import merge_results
-from .common import DbOption, SchedulerOption, WorkersOption, console, err_console, fail, interrupted, open_library
+from .common import (DbOption, SchedulerOption, WorkersOption, console, err_console, exit_if_nothing_done, fail,
+                     interrupted, open_library)
 
 OutOption = Annotated[str, typer.Option("--out", help="Results dataset: parquet://DIR (partitioned Parquet, mergeable).")]
 
@@ -49,8 +50,10 @@ def identify_cmd(
         interrupted()
     except (SchedulerUnavailable, BadResults) as exc:
         fail(str(exc))
-    console.print(f"identified [bold]{s.done}[/bold] file(s), [{'red' if s.failed else 'green'}]{s.failed} error(s)[/], "
+    failed = s.failed + len(scanned.problems)  # unreadable folders and missing paths count, as in `alchemy import`
+    console.print(f"identified [bold]{s.done}[/bold] file(s), [{'red' if failed else 'green'}]{failed} error(s)[/], "
                   f"{skipped} already in {root}. Merge with: alchemy import-results {root}")
+    exit_if_nothing_done(failed, s.done, skipped)
 
 
 def import_results_cmd(

@@ -31,7 +31,7 @@ def parse_out(out: str | os.PathLike | None) -> Path | None:
         return None
     s = str(out)
     if not s.startswith(SCHEME):
-        raise ValueError(f"unknown output {s!r}: use parquet://DIR (or omit --out to write the library database)")
+        raise ValueError(f"unknown output {s!r}: use parquet://DIR")
     rest = s[len(SCHEME):]
     if not rest:
         raise ValueError("parquet:// needs a folder, e.g. parquet:///data/run1 or parquet://results")
