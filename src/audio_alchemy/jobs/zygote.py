@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
 import socket
 import sys
 import threading
@@ -83,6 +84,9 @@ def start(preload: Sequence[str]) -> bool:
                     util._finalizer_registry.clear()  # the driver's finalizers are not ours to run
                     util._run_after_forkers()
                     _one_thread_per_worker()
+                    # a terminal's Ctrl-C reaches every process of the group: the driver handles it once and
+                    # stops the cluster; workers forked from here inherit "ignore" (fs.main restores it in each)
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
                     fs.main(listener.fileno(), alive_r, [])
                 except SystemExit:
                     pass
