@@ -76,6 +76,10 @@ def import_results_cmd(
         for st in sorted(set(s.stored) | set(s.errors)):
             console.print(f"{st}: stored [bold]{s.stored.get(st, 0)}[/bold] result(s), "
                           f"recorded {s.errors.get(st, 0)} error row(s)")
+        if s.skipped:
+            err_console.print(f"[yellow]{len(s.skipped)} row(s) could not be merged[/yellow] (recorded as `merge` "
+                              "errors; they are merged by a later run once their tracks are in the library):",
+                              highlight=False)
         for line in s.skipped[:10]:
             err_console.print(f"  [yellow]skipped[/yellow] {line}", highlight=False)
         if len(s.skipped) > 10:
