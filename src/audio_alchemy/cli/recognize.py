@@ -16,8 +16,8 @@ from typing import Annotated
 
 import typer
 
-from .common import (DbOption, check_out_dir, console, err_console, error_line, esc, exit_if_nothing_done, fail, interrupted,
-                     open_library, print_errors, print_json)
+from .common import (DbOption, check_out_dir, console, err_console, error_line, esc, exit_if_nothing_done, fail,
+                     interrupted, open_library, print_errors, print_json)
 
 TASKS = ("genre", "language")
 # evaluated by --model all (the CNN is included but time-boxed; see models/cnn.py)

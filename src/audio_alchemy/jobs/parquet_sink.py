@@ -248,5 +248,5 @@ def run_to_parquet(
     return summary, len(items) - len(todo)
 
 
-__all__ = ["BadResults", "ParquetSink", "check_parts", "dataset_stages", "dumps", "loads", "parse_out", "part_files", "read_rows",
-           "run_to_parquet"]
+__all__ = ["BadResults", "ParquetSink", "check_parts", "dataset_stages", "dumps", "loads", "parse_out", "part_files",
+           "read_rows", "run_to_parquet"]

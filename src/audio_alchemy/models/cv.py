@@ -55,7 +55,8 @@ def folds(y, groups=None, n_splits: int = 5, repeats: int = 1, seed: int = 0) ->
             out.extend(cv.split(np.zeros(len(y)), y, np.asarray(groups)))
         else:
             cv = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed + r)
-            with warnings.catch_warnings():  # a one-example class is tested once and never trained on: not worth a warning per run
+            # a one-example class is tested once and never trained on: not worth a warning per run
+            with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
                 out.extend(cv.split(np.zeros(len(y)), y))
     if grouped:
