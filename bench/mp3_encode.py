@@ -32,8 +32,8 @@ def main(argv=None) -> int:
     x = (0.1 * np.random.default_rng(0).standard_normal((2, int(args.seconds * sr)))).astype(np.float32)
     pcm = (np.clip(x, -1.0, 1.0) * 32767.0).round().astype("<i2")
     ways = {"pyav": lambda: encode._lame_in_pyav(pcm, sr, 192, None)}
-    if encode._ffmpeg_has_lame():
-        ways["ffmpeg"] = lambda: encode._lame_in_ffmpeg(pcm, sr, 192, None)
+    if (exe := encode._ffmpeg_with_lame()) is not None:
+        ways["ffmpeg"] = lambda: encode._lame_in_ffmpeg(exe, pcm, sr, 192, None)
     try:
         import lameenc
 

@@ -33,10 +33,10 @@ def test_mp3_is_gapless_same_length_and_aligned(tmp_path, monkeypatch, lame, sr,
     whether LAME runs in the ffmpeg program or in PyAV."""
     from audio_alchemy.io import encode
 
-    if lame == "ffmpeg" and not encode._ffmpeg_has_lame():
+    if lame == "ffmpeg" and encode._ffmpeg_with_lame() is None:
         pytest.skip("no ffmpeg program with libmp3lame on this machine (PyAV's LAME is used instead)")
     if lame == "pyav":
-        monkeypatch.setattr(encode, "_ffmpeg_has_lame", lambda: False)
+        monkeypatch.setattr(encode, "_ffmpeg_with_lame", lambda: None)
     x = np.zeros((channels, n), np.float32)
     at, width = n // 3, min(400, n // 4)
     x[:, at:at + width] = 0.8 * np.hanning(width)  # a smooth bump, where the MP3 must put it too

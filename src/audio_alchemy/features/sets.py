@@ -175,11 +175,15 @@ def extract(samples: np.ndarray, sr: int, feature_set: str = "seed", track_type:
     Raises ValueError for an unknown set, empty, integer or wrongly shaped input, or an implausible rate.
     ``timings`` (optional) gets seconds per stage.
     """
-    if feature_set not in FEATURE_SETS:
-        raise ValueError(f"unknown feature set {feature_set!r}; choose one of {FEATURE_SETS}")
+    _check_set(feature_set)
     x = check_samples(samples)
     sr = check_rate(sr)
     return _compute(x, sr, feature_set, track_type, timings)[0]
+
+
+def _check_set(feature_set: str) -> None:
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {feature_set!r}; choose one of {FEATURE_SETS}")
 
 
 def _compute(x: np.ndarray, sr: int, feature_set: str, track_type: int, timings: dict | None) -> tuple[dict, Frontend]:
@@ -206,8 +210,7 @@ def analyse_file(path, feature_set: str = "seed", track_type: int = 0, timings: 
     """
     from ..io import load
 
-    if feature_set not in FEATURE_SETS:
-        raise ValueError(f"unknown feature set {feature_set!r}; choose one of {FEATURE_SETS}")
+    _check_set(feature_set)  # before the decode
     t0 = time.perf_counter()
     audio = load(path, duration=max_seconds)  # raises EmptyAudio when nothing decodes
     if timings is not None:

@@ -44,28 +44,29 @@ def encode_mp3(samples: np.ndarray, sr: int, bitrate: int = 192, quality: int | 
     if sr not in MP3_RATES:
         x, sr = resample(x, sr, 44100), 44100
     pcm = (np.clip(x, -1.0, 1.0) * 32767.0).round().astype("<i2")
-    if _ffmpeg_has_lame():
-        return _lame_in_ffmpeg(pcm, sr, bitrate, quality)
+    if (exe := _ffmpeg_with_lame()) is not None:
+        return _lame_in_ffmpeg(exe, pcm, sr, bitrate, quality)
     return _lame_in_pyav(pcm, sr, bitrate, quality)
 
 
 @lru_cache(maxsize=1)
-def _ffmpeg_has_lame() -> bool:
+def _ffmpeg_with_lame() -> str | None:
+    """The ``ffmpeg`` program's path when it is installed with LAME (looked up once per process), else None."""
     exe = shutil.which("ffmpeg")
     if exe is None:
-        return False
+        return None
     try:
         out = subprocess.run([exe, "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=30).stdout
     except (OSError, subprocess.SubprocessError):
-        return False
-    return "libmp3lame" in out
+        return None
+    return exe if "libmp3lame" in out else None
 
 
-def _lame_in_ffmpeg(pcm: np.ndarray, sr: int, bitrate: int, quality: int | None) -> bytes:
+def _lame_in_ffmpeg(exe: str, pcm: np.ndarray, sr: int, bitrate: int, quality: int | None) -> bytes:
     """The ``ffmpeg`` program encodes to a temporary file: its muxer seeks back to fill the info tag."""
     with tempfile.TemporaryDirectory(prefix="alchemy-mp3-") as d:
         out = os.path.join(d, "out.mp3")
-        cmd = [shutil.which("ffmpeg") or "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error",
+        cmd = [exe, "-nostdin", "-hide_banner", "-loglevel", "error",
                "-f", "s16le", "-ar", str(sr), "-ac", str(pcm.shape[0]), "-i", "pipe:0",
                "-c:a", "libmp3lame", "-b:a", f"{int(bitrate)}k",
                *(["-compression_level", str(int(quality))] if quality is not None else []), "-y", out]

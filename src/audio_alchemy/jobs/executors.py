@@ -58,8 +58,6 @@ def _init_worker(driver: int) -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # held since spawn (_sigint_held); now ignored
-    import os
-
     # one BLAS/OpenMP thread per worker: the pool itself is the parallelism
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ.setdefault(var, "1")

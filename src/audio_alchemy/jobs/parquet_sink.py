@@ -187,8 +187,12 @@ def _read_part(path: Path, columns: list[str] | None = None):
     try:
         return pq.read_table(path, columns=columns)
     except Exception as exc:  # noqa: BLE001 - pyarrow raises ArrowInvalid, OSError, ... for a damaged file
-        raise BadResults(f"{path}: not a readable Parquet part ({' '.join(str(exc).split())[:200]}); move it out of "
-                         "the dataset (its items are then computed again by a re-run)") from None
+        raise _bad_part(path, exc, "its items are then computed again by a re-run") from None
+
+
+def _bad_part(path: Path, exc: Exception, then: str) -> BadResults:
+    return BadResults(f"{path}: not a readable Parquet part ({' '.join(str(exc).split())[:200]}); move it out of "
+                      f"the dataset ({then})")
 
 
 def dataset_stages(root: str | os.PathLike, stages: list[str] | None = None) -> list[str]:
@@ -217,8 +221,7 @@ def check_parts(root: str | os.PathLike, stage: str | None = None) -> int:
         try:
             pq.read_metadata(p)
         except Exception as exc:  # noqa: BLE001
-            raise BadResults(f"{p}: not a readable Parquet part ({' '.join(str(exc).split())[:200]}); move it out "
-                             "of the dataset, then merge again") from None
+            raise _bad_part(p, exc, "then merge again") from None
     return len(parts)
 
 

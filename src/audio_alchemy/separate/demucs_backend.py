@@ -136,13 +136,16 @@ def _weights_in(name: str, folder: Path) -> tuple[dict | None, list[Path]] | Non
         yaml_path = _remote_yaml(name)
     spec = _bag_spec(yaml_path) if yaml_path.is_file() else None
     sigs = spec["models"] if spec else [name]  # no yaml anywhere: ``name`` is a single model's signature
-    hf = [folder / f"{s}.safetensors" for s in sigs]
-    if all(p.is_file() for p in hf):
-        return spec, hf
-    th = {p.name.split("-", 1)[0]: p for p in folder.glob("*-*.th")}
-    if all(s in th for s in sigs):
-        return spec, [th[s] for s in sigs]
+    for files in _weight_files(folder):
+        if all(s in files for s in sigs):
+            return spec, [files[s] for s in sigs]
     return None
+
+
+def _weight_files(folder: Path) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Signature -> file of the weights in ``folder``: the Hugging Face layout, then demucs' own."""
+    return ({p.stem: p for p in folder.glob("*.safetensors")},
+            {p.name.split("-", 1)[0]: p for p in folder.glob("*-*.th")})
 
 
 def _load_weights(spec: dict | None, paths: list[Path]):
@@ -185,15 +188,13 @@ def _cache_folders(name: str) -> list[Path]:
 def _find(name: str, model_dir: str | Path | None) -> tuple[dict | None, list[Path]] | None:
     """The first folder holding every weight of ``name`` (:func:`_folders`, then the caches unless ``model_dir``)."""
     explicit = Path(model_dir).expanduser() if model_dir else None
-    for d in _folders(name, explicit):
-        found = _weights_in(name, d)
-        if found is not None:
-            return found
-    for d in [] if explicit else _cache_folders(name):  # only now: looking there imports torch (~1 s)
-        found = _weights_in(name, d)
-        if found is not None:
-            return found
-    return None
+
+    def candidates():
+        yield from _folders(name, explicit)
+        if explicit is None:
+            yield from _cache_folders(name)  # only when reached: looking there imports torch (~1 s)
+
+    return next((found for d in candidates() if (found := _weights_in(name, d)) is not None), None)
 
 
 def _incomplete(name: str, model_dir: Path | None) -> list[str]:
@@ -209,8 +210,8 @@ def _incomplete(name: str, model_dir: Path | None) -> list[str]:
         except Exception as exc:  # noqa: BLE001 - reported, not raised: the lookup goes on
             notes.append(f"{y}: unreadable ({exc})")
             continue
-        have = {p.name.split("-", 1)[0] for p in d.glob("*-*.th")} | {p.stem for p in d.glob("*.safetensors")}
-        missing = [s for s in sigs if s not in have]
+        hf, th = _weight_files(d)
+        missing = [s for s in sigs if s not in hf and s not in th]
         if missing:
             notes.append(f"{y} lists {', '.join(missing)}, but {d} has no "
                          + " / ".join(f"{s}.safetensors or {s}-<sha8>.th" for s in missing))
